@@ -1,0 +1,1 @@
+"""Sheet backends: one per destination, behind the ``Backend`` protocol."""

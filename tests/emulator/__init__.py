@@ -1,0 +1,1 @@
+"""A local Google Sheets API v4 emulator (a test double, not product code)."""

@@ -1,0 +1,1 @@
+"""Pytest fixtures for the Sheets API emulator (filled in by the emulator work)."""

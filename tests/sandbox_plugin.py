@@ -1,0 +1,1 @@
+"""Pytest fixtures for the Teams API sandbox (filled in by the sandbox work)."""
