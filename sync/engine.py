@@ -1,0 +1,354 @@
+"""One sync cycle over all configured worksheets.
+
+The engine wires the parts and owns nothing else: it fetches every report,
+reads every worksheet in one go, plans each (pure), asks the guards, then hands
+all plans to the backend for one structural write, the re-read guard and one
+values write. A failure is isolated to its worksheet wherever the failure is
+the worksheet's own (its report, its plan, its guard); a failure of the shared
+write fails every worksheet that was being written.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sync.config import Config, WorksheetConfig
+from sync.errors import EX_CONFIG, EX_FAILED, EX_OK, EX_TEMPFAIL, SheetError, SyncError
+from sync.guards import GuardOptions, check
+from sync.model import Counts, Key, Plan, Snapshot, Table, keys_match, normalise_key
+from sync.plan import PlanOptions, plan
+from sync.sheets.base import Backend
+from sync.table import build_table
+
+log = logging.getLogger(__name__)
+
+#: How often the re-read guard may plan again before the cycle gives up.
+MAX_REPLANS = 3
+
+STATUS_COLUMNS = (
+    "worksheet",
+    "endpoint",
+    "last attempt",
+    "last success",
+    "rows",
+    "added",
+    "updated",
+    "missing",
+    "result",
+)
+
+
+class Source(Protocol):
+    """Where reports come from (the Dataquest client, or a stand-in)."""
+
+    def fetch(
+        self, endpoint: str, *, params: Mapping[str, str] | None = None
+    ) -> list[dict[str, Any]]: ...
+
+
+class RowsMoved(SheetError):
+    """Rows kept moving under the re-read guard; the next cycle will try again."""
+
+    transient = True
+    exit_code = EX_TEMPFAIL
+
+
+@dataclass(frozen=True)
+class WorksheetResult:
+    title: str
+    endpoint: str
+    #: "synced", "unchanged", "planned" (dry run), "refused" or "failed".
+    outcome: str
+    counts: Counts = field(default_factory=Counts)
+    seconds: float = 0.0
+    error: SyncError | None = None
+    plan: Plan | None = None
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def result_text(self) -> str:
+        if self.error is None:
+            return self.outcome
+        return f"{self.outcome}: {self.error}"
+
+
+@dataclass(frozen=True)
+class CycleResult:
+    results: tuple[WorksheetResult, ...]
+    started: datetime
+    seconds: float
+    dry_run: bool = False
+
+    @property
+    def exit_code(self) -> int:
+        errors = [r.error for r in self.results if r.error is not None]
+        if not errors:
+            return EX_OK
+        if any(e.exit_code == EX_CONFIG for e in errors):
+            return EX_CONFIG
+        if all(e.transient for e in errors):
+            return EX_TEMPFAIL
+        return EX_FAILED
+
+    @property
+    def cells_written(self) -> int:
+        return sum(len(r.plan.updates) for r in self.results if r.plan and r.ok)
+
+
+@dataclass
+class _Work:
+    """A worksheet on its way through one cycle (mutable, private)."""
+
+    ws: WorksheetConfig
+    started: float
+    records: list[dict[str, Any]] | None = None
+    table: Table | None = None
+    plan: Plan | None = None
+    error: SyncError | None = None
+    outcome: str = ""
+    seconds: float = 0.0
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        log.warning("Unknown time zone %r from the spreadsheet; using UTC.", name)
+        return ZoneInfo("UTC")
+
+
+class Engine:
+    """Runs cycles for one configuration against one backend and one source."""
+
+    def __init__(
+        self,
+        config: Config,
+        backend: Backend,
+        source: Source,
+        *,
+        force: bool = False,
+        dry_run: bool = False,
+        only: Sequence[str] = (),
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.config = config
+        self.backend = backend
+        self.source = source
+        self.force = force
+        self.dry_run = dry_run
+        self.only = tuple(only)
+        self._now = now
+        self._monotonic = monotonic
+
+    def selected(self) -> tuple[WorksheetConfig, ...]:
+        if not self.only:
+            return self.config.worksheets
+        wanted = {t.casefold() for t in self.only}
+        return tuple(w for w in self.config.worksheets if w.title.casefold() in wanted)
+
+    # -- the cycle -------------------------------------------------------------
+
+    def run_cycle(self) -> CycleResult:
+        started_at = self._now()
+        t0 = self._monotonic()
+        work = [_Work(ws, t0) for ws in self.selected()]
+        self._fetch(work)
+        try:
+            self._sync(work, started_at)
+        except SyncError as exc:
+            # A failure of the shared read or write fails every worksheet not yet failed.
+            for w in work:
+                if w.error is None:
+                    w.error, w.outcome = exc, "failed"
+        t1 = self._monotonic()
+        results = tuple(self._result(w, t1) for w in work)
+        for r in results:
+            self._log(r)
+        return CycleResult(results, started_at, t1 - t0, dry_run=self.dry_run)
+
+    def _fetch(self, work: list[_Work]) -> None:
+        today = self._now().date()
+        cache: dict[tuple[str, tuple[tuple[str, str], ...]], list[dict[str, Any]]] = {}
+        failures: dict[tuple[str, tuple[tuple[str, str], ...]], SyncError] = {}
+        for w in work:
+            params = w.ws.date_params(today)
+            fetch_key = (w.ws.endpoint, tuple(sorted(params.items())))
+            try:
+                if fetch_key in failures:
+                    raise failures[fetch_key]
+                if fetch_key not in cache:
+                    cache[fetch_key] = self.source.fetch(w.ws.endpoint, params=params or None)
+                w.records = cache[fetch_key]
+            except SyncError as exc:
+                failures[fetch_key] = exc
+                w.error, w.outcome = exc, "failed"
+            w.seconds = self._monotonic() - w.started
+
+    def _status_title(self) -> str:
+        return self.config.sync.status_sheet
+
+    def _sync(self, work: list[_Work], started_at: datetime) -> None:
+        live = [w for w in work if w.error is None]
+        status_title = self._status_title() if not self.dry_run else ""
+        titles = [w.ws.title for w in live] + ([status_title] if status_title else [])
+        if not titles:
+            return
+        snapshots = self.backend.read(titles)
+        zone = _zone(self.backend.timezone())
+        today = started_at.astimezone(zone).date()
+        options = PlanOptions(today=today, missing_rows=self.config.sync.missing_rows)
+        guard = GuardOptions(self.config.sync.max_missing_fraction, force=self.force)
+        for w in live:
+            t = self._monotonic()
+            try:
+                assert w.records is not None
+                w.table = build_table(w.ws.endpoint, w.records, w.ws.key, timezone=zone.key)
+                w.plan = plan(w.table, snapshots[w.ws.title], options)
+                check(w.plan, snapshots[w.ws.title], guard)
+                w.outcome = (
+                    "planned" if self.dry_run else ("unchanged" if w.plan.is_noop else "synced")
+                )
+            except SyncError as exc:
+                w.error = exc
+                w.outcome = "refused" if type(exc).__name__ == "UnsafeSync" else "failed"
+            w.seconds += self._monotonic() - t
+        if self.dry_run:
+            return
+        ready = [w for w in work if w.error is None and w.plan is not None]
+        for title, exc in self.backend.refuse([w.plan for w in ready if w.plan]).items():
+            for w in ready:
+                if w.ws.title == title:
+                    w.error, w.outcome = exc, "failed"
+        ready = [w for w in ready if w.error is None]
+        jobs: dict[str, tuple[Table, PlanOptions]] = {
+            w.ws.title: (w.table, options) for w in ready if w.table is not None
+        }
+        plans: dict[str, Plan] = {w.ws.title: w.plan for w in ready if w.plan is not None}
+        if status_title:
+            status_table = self._status_table(work, snapshots[status_title], started_at, zone)
+            status_options = replace(options, missing_rows="keep", status_column=None)
+            jobs[status_title] = (status_table, status_options)
+            plans[status_title] = plan(status_table, snapshots[status_title], status_options)
+        self._write(plans, jobs)
+        for w in ready:
+            w.plan = plans.get(w.ws.title, w.plan)
+
+    def _write(self, plans: dict[str, Plan], jobs: Mapping[str, tuple[Table, PlanOptions]]) -> None:
+        """Structure, re-read guard, values; plans again (in place) when rows moved."""
+        pending = [p for p in plans.values() if not p.is_noop]
+        if not pending:
+            return
+        self.backend.apply_structure([p for p in pending if p.has_structure])
+        for attempt in range(MAX_REPLANS + 1):
+            to_check = {p.title: p.key_columns for p in pending if p.updates}
+            found = self.backend.read_keys(to_check) if to_check else {}
+            stale = [
+                t
+                for t, cells in found.items()
+                if not keys_match(plans[t].expected_keys, _keys(cells))
+            ]
+            if not stale:
+                break
+            if attempt == MAX_REPLANS:
+                raise RowsMoved(
+                    f"rows of {', '.join(stale)} kept moving while writing (someone is "
+                    "sorting or inserting rows); nothing more was written, the next run retries"
+                )
+            log.info("Rows moved while syncing %s; planning again.", ", ".join(stale))
+            fresh = self.backend.read(stale)
+            for t in stale:
+                table, opts = jobs[t]
+                plans[t] = plan(table, fresh[t], opts)
+            pending = [p for p in plans.values() if not p.is_noop]
+            self.backend.apply_structure(
+                [p for p in pending if p.title in stale and p.has_structure]
+            )
+        self.backend.apply_values([p for p in pending if p.updates])
+
+    # -- the status worksheet --------------------------------------------------
+
+    def _status_table(
+        self, work: list[_Work], snapshot: Snapshot, started_at: datetime, zone: ZoneInfo
+    ) -> Table:
+        previous = _previous_status(snapshot)
+        stamp = started_at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        records = []
+        for w in work:
+            counts = w.plan.counts if w.plan is not None else Counts()
+            old = previous.get(w.ws.title, {})
+            records.append(
+                {
+                    "worksheet": w.ws.title,
+                    "endpoint": w.ws.endpoint,
+                    "last attempt": stamp,
+                    "last success": stamp if w.error is None else old.get("last success"),
+                    "rows": counts.rows if w.plan is not None else old.get("rows"),
+                    "added": counts.added if w.error is None else None,
+                    "updated": counts.updated_rows if w.error is None else None,
+                    "missing": counts.missing if w.plan is not None else old.get("missing"),
+                    "result": "ok" if w.error is None else f"{w.outcome}: {w.error}",
+                }
+            )
+        return build_table("status", records, ("worksheet",), timezone=zone.key)
+
+    # -- reporting ---------------------------------------------------------------
+
+    def _result(self, w: _Work, now: float) -> WorksheetResult:
+        return WorksheetResult(
+            title=w.ws.title,
+            endpoint=w.ws.endpoint,
+            outcome=w.outcome or "failed",
+            counts=w.plan.counts if w.plan is not None else Counts(),
+            seconds=w.seconds,
+            error=w.error,
+            plan=w.plan,
+            warnings=(w.table.warnings if w.table else ()) + (w.plan.warnings if w.plan else ()),
+        )
+
+    def _log(self, r: WorksheetResult) -> None:
+        for warning in r.warnings:
+            log.warning("%s: %s", r.title, warning)
+        c = r.counts
+        if r.error is not None:
+            log.error("%s: %s", r.title, r.result_text)
+        elif r.outcome == "planned":
+            log.info(
+                "%s (dry run): would add %d, update %d, mark %d missing",
+                r.title,
+                c.added,
+                c.updated_rows,
+                c.missing,
+            )
+        else:
+            log.info(
+                "%s: %d added, %d updated, %d missing", r.title, c.added, c.updated_rows, c.missing
+            )
+
+
+def _keys(cells: tuple[tuple[Any, ...], ...]) -> tuple[Key | None, ...]:
+    return tuple(normalise_key(row) for row in cells)
+
+
+def _previous_status(snapshot: Snapshot) -> dict[str, dict[str, Any]]:
+    """The status sheet's rows by worksheet title, as dicts of header -> cell."""
+    header = [str(h).strip() if h is not None else "" for h in snapshot.header]
+    out: dict[str, dict[str, Any]] = {}
+    if "worksheet" not in header:
+        return out
+    for row in snapshot.rows:
+        cells = dict(zip(header, row, strict=False))
+        title = cells.get("worksheet")
+        if isinstance(title, str) and title and title not in out:
+            out[title] = cells
+    return out
