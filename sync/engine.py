@@ -52,6 +52,13 @@ class Source(Protocol):
     ) -> list[dict[str, Any]]: ...
 
 
+class Cancelled(SyncError):
+    """The service was asked to stop before this cycle wrote anything."""
+
+    transient = True
+    exit_code = EX_TEMPFAIL
+
+
 class RowsMoved(SheetError):
     """Rows kept moving under the re-read guard; the next cycle will try again."""
 
@@ -141,6 +148,7 @@ class Engine:
         only: Sequence[str] = (),
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         monotonic: Callable[[], float] = time.monotonic,
+        should_stop: Callable[[], bool] = lambda: False,
     ) -> None:
         self.config = config
         self.backend = backend
@@ -150,6 +158,7 @@ class Engine:
         self.only = tuple(only)
         self._now = now
         self._monotonic = monotonic
+        self._should_stop = should_stop
 
     def selected(self) -> tuple[WorksheetConfig, ...]:
         if not self.only:
@@ -177,6 +186,11 @@ class Engine:
             self._log(r)
         return CycleResult(results, started_at, t1 - t0, dry_run=self.dry_run)
 
+    def _checkpoint(self) -> None:
+        """Stop here when asked to: only before the first write of a cycle."""
+        if self._should_stop():
+            raise Cancelled("stopped before writing anything (shutting down)")
+
     def _fetch(self, work: list[_Work]) -> None:
         today = self._now().date()
         cache: dict[tuple[str, tuple[tuple[str, str], ...]], list[dict[str, Any]]] = {}
@@ -185,6 +199,7 @@ class Engine:
             params = w.ws.date_params(today)
             fetch_key = (w.ws.endpoint, tuple(sorted(params.items())))
             try:
+                self._checkpoint()
                 if fetch_key in failures:
                     raise failures[fetch_key]
                 if fetch_key not in cache:
@@ -204,6 +219,7 @@ class Engine:
         titles = [w.ws.title for w in live] + ([status_title] if status_title else [])
         if not titles:
             return
+        self._checkpoint()
         snapshots = self.backend.read(titles)
         zone = _zone(self.backend.timezone())
         today = started_at.astimezone(zone).date()
@@ -240,6 +256,7 @@ class Engine:
             status_options = replace(options, missing_rows="keep", status_column=None)
             jobs[status_title] = (status_table, status_options)
             plans[status_title] = plan(status_table, snapshots[status_title], status_options)
+        self._checkpoint()
         self._write(plans, jobs)
         for w in ready:
             w.plan = plans.get(w.ws.title, w.plan)
