@@ -7,7 +7,8 @@ runs them, and writes the human-readable result to ``out``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import os
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TextIO
 
@@ -22,6 +23,16 @@ from sync.sheets import open_backend
 from sync.sheets.base import Backend
 
 log = logging.getLogger(__name__)
+
+#: Seconds a --once waits for another writer to finish (default 60).
+LOCK_WAIT_ENV = "DQ_SHEETS_SYNC_LOCK_WAIT"
+
+
+def lock_wait(env: Mapping[str, str] = os.environ) -> float:
+    try:
+        return max(0.0, float(env.get(LOCK_WAIT_ENV, "60")))
+    except ValueError:
+        return 60.0
 
 
 def make_source(config: Config) -> DataquestClient:
@@ -59,7 +70,13 @@ def run_once(
     backend = open_backend(config)
     try:
         cycle = run_cycle(
-            config, backend, make_source(config), force=force, dry_run=dry_run, only=only
+            config,
+            backend,
+            make_source(config),
+            force=force,
+            dry_run=dry_run,
+            only=only,
+            lock_wait=lock_wait(),
         )
     finally:
         backend.close()
