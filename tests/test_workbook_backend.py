@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -396,3 +397,19 @@ def test_backend_identity_and_timezone(tmp_path: Path) -> None:
     assert backend.description == f"workbook {path}"
     assert backend.timezone() == "Europe/Berlin"
     assert WorkbookBackend(path).timezone()  # the machine's zone, "UTC" at worst
+
+
+def test_temp_files_of_a_killed_save_are_cleaned_up_later(tmp_path: Path) -> None:
+    path = tmp_path / "report.xlsx"
+    old = tmp_path / ".~dq-abc123.xlsx"
+    fresh = tmp_path / ".~dq-def456.xlsx"
+    someone_elses = tmp_path / "~$report.txt"
+    for temp in (old, fresh, someone_elses):
+        temp.write_bytes(b"half a zip")
+    now = 1_700_000_000.0
+    os.utime(old, (now - 7200, now - 7200))
+    os.utime(fresh, (now - 60, now - 60))
+    os.utime(someone_elses, (now - 7200, now - 7200))
+    WorkbookBackend(path, timezone="UTC", clock=lambda: now).read([TITLE])
+    assert not old.exists()
+    assert fresh.exists() and someone_elses.exists()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -34,6 +35,7 @@ from sync.sheets.xlsx_safety import (
     check_not_open,
     check_path,
     load_workbook,
+    remove_stale_temps,
 )
 
 log = logging.getLogger(__name__)
@@ -92,11 +94,18 @@ def title_problem(title: str) -> str | None:
 class WorkbookBackend:
     """A local .xlsx workbook as the destination of a sync."""
 
-    def __init__(self, path: Path, *, timezone: str | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        timezone: str | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.path = Path(path)
         self.lock_name = str(self.path.resolve())
         self.description = f"workbook {self.path}"
         self._timezone = timezone or local_timezone()
+        self._clock = clock
         self._workbook: Workbook | None = None
         self._stamp: FileStamp | None = None
         #: The default "Sheet" of a brand-new workbook, replaced by the first new sheet.
@@ -110,6 +119,7 @@ class WorkbookBackend:
     def read(self, titles: Sequence[str]) -> dict[str, Snapshot]:
         """Load the workbook (once per cycle) and snapshot the named sheets."""
         check_path(self.path)
+        remove_stale_temps(self.path, now=self._clock())
         self._dirty = False
         self._default_sheet = None
         self._stamp = FileStamp.of(self.path)

@@ -33,6 +33,8 @@ from sync.errors import Busy, ConfigError, SheetError
 log = logging.getLogger(__name__)
 
 TEMP_PREFIX = ".~dq-"
+#: Seconds after which a temporary file of ours is known to be abandoned.
+STALE_AFTER = 3600.0
 
 #: Zip member prefixes of parts openpyxl drops or simplifies on save, by what
 #: a person would call them.
@@ -154,6 +156,27 @@ def load_workbook(path: Path) -> Workbook:
             backup_path(path).name,
         )
     return workbook
+
+
+def remove_stale_temps(path: Path, *, now: float, max_age: float = STALE_AFTER) -> list[Path]:
+    """Delete temporary files a killed sync left beside the workbook.
+
+    Only files with this tool's prefix and the workbook's suffixes, older than
+    ``max_age`` seconds (a running save is never that old), are removed.
+    """
+    removed: list[Path] = []
+    for temp in path.parent.glob(TEMP_PREFIX + "*"):
+        if temp.suffix not in (".xlsx", ".bak") or not temp.is_file():
+            continue
+        try:
+            if now - temp.stat().st_mtime > max_age:
+                temp.unlink()
+                removed.append(temp)
+        except OSError:  # gone meanwhile, or not ours to delete: leave it
+            continue
+    if removed:
+        log.info("removed %d temporary file(s) left by an interrupted save", len(removed))
+    return removed
 
 
 def _fsync_dir(folder: Path) -> None:
