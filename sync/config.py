@@ -721,7 +721,9 @@ def _secretish(text: str) -> str:
 
 def _suggest(word: str, options: Iterable[str]) -> str:
     lowered = {o.lower(): o for o in options}
-    match = difflib.get_close_matches(word.lower()[:100], list(lowered), n=1, cutoff=0.6)
+    low = word.lower()[:100]
+    match = [o for o in lowered if len(low) >= 3 and o.startswith(low)][:1]
+    match = match or difflib.get_close_matches(low, list(lowered), n=1, cutoff=0.6)
     return f'; did you mean "{lowered[match[0]]}"?' if match else ""
 
 
