@@ -413,3 +413,35 @@ def test_temp_files_of_a_killed_save_are_cleaned_up_later(tmp_path: Path) -> Non
     WorkbookBackend(path, timezone="UTC", clock=lambda: now).read([TITLE])
     assert not old.exists()
     assert fresh.exists() and someone_elses.exists()
+
+
+def test_merged_notes_heights_and_links_move_with_their_rows(tmp_path: Path) -> None:
+    path = tmp_path / "report.xlsx"
+    new_sheet(path, [("a@x", 1), ("b@x", 2), ("c@x", 3), ("d@x", 4)])
+    book = openpyxl.load_workbook(path)
+    sheet = book[TITLE]
+    sheet["C1"] = "Notes"
+    sheet["C4"] = "a merged note for c and d"
+    sheet.merge_cells("C4:D5")
+    sheet["E4"] = "wiki"
+    sheet["E4"].hyperlink = "https://example.com/c"
+    sheet.row_dimensions[4].height = 40
+    book.save(path)
+
+    plan = Plan(
+        title=TITLE,
+        column_inserts=(ColumnInsert(3, "hours"),),
+        row_deletes=(3,),  # b@x goes
+        updates=(CellUpdate(3, 3, 7.5), CellUpdate(4, 3, 8.5)),
+    )
+    sync(path, [plan])
+
+    sheet = openpyxl.load_workbook(path)[TITLE]
+    assert [r[:4] for r in snapshot(path).rows] == [
+        ("a@x", 1),
+        ("c@x", 3, 7.5, "a merged note for c and d"),
+        ("d@x", 4, 8.5),
+    ]
+    assert {r.coord for r in sheet.merged_cells.ranges} == {"D3:E4"}
+    assert sheet["F3"].value == "wiki" and sheet["F3"].hyperlink.target == "https://example.com/c"
+    assert sheet.row_dimensions[3].height == 40

@@ -6,10 +6,8 @@ file: ``read`` loads the file once per cycle, ``apply_structure`` and
 one atomic save (see ``xlsx_safety``). Cells are typed like the Sheets API's
 UNFORMATTED_VALUE/SERIAL_NUMBER (see ``xlsx_cells``).
 
-Known limits of openpyxl's ``insert_cols``/``delete_rows``, which this module
-uses for column inserts and row deletes: merged cells, row heights,
-conditional formats, data validations and the references inside formulas do
-not move with the cells. Column widths do (this module shifts them).
+Column inserts and row deletes move cells whole, with their merges, widths,
+heights and hyperlinks (see ``xlsx_structure`` for what openpyxl cannot move).
 """
 
 from __future__ import annotations
@@ -22,7 +20,6 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from openpyxl.utils import column_index_from_string, get_column_letter
 from openpyxl.workbook.workbook import Workbook
 from openpyxl.worksheet.worksheet import Worksheet
 
@@ -37,6 +34,7 @@ from sync.sheets.xlsx_safety import (
     load_workbook,
     remove_stale_temps,
 )
+from sync.sheets.xlsx_structure import delete_row, insert_column, widen_for_datetimes
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +42,6 @@ MAX_ROWS = 1_048_576
 MAX_COLS = 16_384
 MAX_TITLE = 31
 BAD_TITLE_CHARS = frozenset("[]:*?/\\")
-#: Width given to a date-time column that has no width of its own.
-DATETIME_WIDTH = 20
 
 
 def local_timezone() -> str:
@@ -201,17 +197,16 @@ class WorkbookBackend:
                     raise self._missing(plan.title)
                 sheet = self._create(plan.title)
             for insert in plan.column_inserts:
-                sheet.insert_cols(insert.index)
-                _shift_column_widths(sheet, insert.index)
+                insert_column(sheet, insert.index)
                 header = sheet.cell(row=1, column=insert.index)
                 write_cell(header, insert.header, as_datetime=False, where=plan.title)
                 header.font = BOLD
             for row in sorted(plan.row_deletes, reverse=True):
-                sheet.delete_rows(row)
+                delete_row(sheet, row)
             for fmt in plan.formats:
                 for row in range(fmt.first_row, fmt.last_row + 1):
                     sheet.cell(row=row, column=fmt.col).number_format = DATETIME_FORMAT
-                _widen(sheet, fmt.col)
+                widen_for_datetimes(sheet, fmt.col)
             log.debug(
                 "%s: structure applied (%d columns inserted, %d rows deleted)",
                 plan.title,
@@ -310,34 +305,3 @@ def _snapshot(title: str, sheet: Worksheet) -> Snapshot:
         row_count=sheet.max_row,
         col_count=sheet.max_column,
     )
-
-
-def _shift_column_widths(sheet: Worksheet, index: int) -> None:
-    """Move column widths (and hidden/outline settings) right of ``index`` one
-    column right, as ``insert_cols`` moves cells but not column dimensions."""
-    dims = sheet.column_dimensions
-    moved = []
-    for key, dim in list(dims.items()):
-        low = dim.min or column_index_from_string(key)
-        high = dim.max or low
-        if low >= index:
-            low, high = low + 1, high + 1
-        elif high >= index:
-            high += 1
-        dim.min, dim.max = low, high
-        dim.index = get_column_letter(low)
-        moved.append(dim)
-    dims.clear()
-    for dim in moved:
-        dims[dim.index] = dim
-
-
-def _widen(sheet: Worksheet, col: int) -> None:
-    """Give a date-time column room for its format unless a width was set."""
-    letter = get_column_letter(col)
-    for dim in sheet.column_dimensions.values():
-        low = dim.min or column_index_from_string(dim.index)
-        high = dim.max or low
-        if low <= col <= high and (dim.customWidth or low != high):
-            return  # a width of its own, or a range that another <col> must not overlap
-    sheet.column_dimensions[letter].width = DATETIME_WIDTH
