@@ -212,6 +212,8 @@ def test_other_sheets_and_styles_survive(tmp_path: Path) -> None:
     assert mine["A1"].font.italic and mine["A1"].font.color.rgb == "00FF0000"
     assert mine.column_dimensions["A"].width == 33
     assert snapshot(path).rows == (("a@x", 5),)
+    sync(path, [Plan(title=TITLE, updates=(CellUpdate(2, 4, "far"),))])
+    assert snapshot(path).rows == (("a@x", 5, "", "far"),)  # empty inside a row reads ""
 
 
 def test_worksheet_titles_match_ignoring_case(tmp_path: Path) -> None:
@@ -228,6 +230,11 @@ def test_read_keys_sees_the_structure_just_applied(tmp_path: Path) -> None:
     backend.read([TITLE])
     backend.apply_structure([Plan(title=TITLE, row_deletes=(2,))])
     assert backend.read_keys({TITLE: (1, 2)}) == {TITLE: (("b@x", 2), ("c@x", 3))}
+    # a person's row without a key, below the data, is part of what is read
+    sheet = backend._find(TITLE)
+    assert sheet is not None
+    sheet["C5"] = "typed by hand"
+    assert backend.read_keys({TITLE: (1,)})[TITLE] == (("b@x",), ("c@x",), ("",), ("",))
     assert backend.read_keys({"Absent": (1,)}) == {"Absent": ()}
 
 

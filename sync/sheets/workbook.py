@@ -67,10 +67,12 @@ def local_timezone() -> str:
 
 
 def _trim(cells: Sequence[Cell]) -> tuple[Cell, ...]:
+    """Trailing empty cells left out, empty cells inside read as "" (as the
+    Sheets API returns them)."""
     end = len(cells)
     while end and is_empty(cells[end - 1]):
         end -= 1
-    return tuple(cells[:end])
+    return tuple("" if c is None else c for c in cells[:end])
 
 
 def title_problem(title: str) -> str | None:
@@ -138,20 +140,19 @@ class WorkbookBackend:
     def read_keys(
         self, columns: Mapping[str, tuple[int, ...]]
     ) -> dict[str, tuple[tuple[Cell, ...], ...]]:
-        """Key cells of every data row, from the in-memory workbook."""
+        """Key cells of every data row up to the last non-empty row, from the
+        in-memory workbook (empty cells read as "")."""
         found: dict[str, tuple[tuple[Cell, ...], ...]] = {}
         for title, cols in columns.items():
             sheet = self._find(title)
             if sheet is None:
                 found[title] = ()
                 continue
-            rows = [
-                tuple(read_value(sheet.cell(row=r, column=c).value) for c in cols)
-                for r in range(2, sheet.max_row + 1)
-            ]
-            while rows and all(is_empty(v) for v in rows[-1]):
-                rows.pop()
-            found[title] = tuple(rows)
+            last = _last_data_row(sheet)
+            found[title] = tuple(
+                tuple(_text_or_value(sheet.cell(row=r, column=c).value) for c in cols)
+                for r in range(2, last + 1)
+            )
         return found
 
     # --- guards -------------------------------------------------------------
@@ -305,3 +306,16 @@ def _snapshot(title: str, sheet: Worksheet) -> Snapshot:
         row_count=sheet.max_row,
         col_count=sheet.max_column,
     )
+
+
+def _text_or_value(value: object) -> Cell:
+    cell = read_value(value)
+    return "" if cell is None else cell
+
+
+def _last_data_row(sheet: Worksheet) -> int:
+    """The last row holding any value (1 when there is no data row)."""
+    for number in range(sheet.max_row, 1, -1):
+        if any(not is_empty(read_value(cell.value)) for cell in sheet[number]):
+            return number
+    return 1
