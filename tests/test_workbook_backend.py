@@ -364,6 +364,8 @@ def test_parts_openpyxl_drops_are_warned_about(
     book.save(path)
     with caplog.at_level(logging.WARNING):
         snapshot(path)
+        sync(path, [Plan(title=TITLE, updates=(CellUpdate(2, 2, 5),))])
+        snapshot(path)
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1
     assert "report.xlsx contains charts, drawings or shapes" in warnings[0]

@@ -55,6 +55,10 @@ DROPPED_PARTS: tuple[tuple[str, str], ...] = (
 )
 
 
+#: Workbooks already warned about (once per process: the service reloads every cycle).
+_warned: set[str] = set()
+
+
 @dataclass(frozen=True)
 class FileStamp:
     """What the file looked like when it was read, to notice a change before saving."""
@@ -146,11 +150,13 @@ def load_workbook(path: Path) -> Workbook:
     except (ValueError, TypeError, AttributeError, IndexError, OSError) as exc:
         # openpyxl raises a variety of errors on malformed parts
         raise _unreadable(path, f"{type(exc).__name__}: {exc}") from exc
-    if dropped:
+    if dropped and str(path.resolve()) not in _warned:
+        _warned.add(str(path.resolve()))
         log.warning(
-            "%s contains %s, which this tool cannot keep: the next sync may drop or "
-            "simplify them (the version before each sync is kept as %s). Keep charts, "
-            "images and pivot tables in another workbook that reads this one.",
+            "%s contains %s, which openpyxl (the library this tool writes .xlsx files "
+            "with) may drop or simplify when the workbook is saved; the version before "
+            "each save is kept as %s. Keep charts, images and pivot tables in another "
+            "workbook that reads this one.",
             path.name,
             ", ".join(dropped),
             backup_path(path).name,
