@@ -36,9 +36,13 @@ def from_serial(serial: float) -> dt.datetime:
 
 def tidy_number(value: float | int) -> float | int:
     """Integral floats as ints, as Google's JSON prints them."""
-    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
-        if abs(value) < 2**53:
-            return int(value)
+    if (
+        isinstance(value, float)
+        and math.isfinite(value)
+        and value.is_integer()
+        and abs(value) < 2**53
+    ):
+        return int(value)
     return value
 
 

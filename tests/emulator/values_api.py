@@ -15,6 +15,7 @@ from .values import parse_user_entered, render, stored_raw
 RENDER_OPTIONS = ("FORMATTED_VALUE", "UNFORMATTED_VALUE", "FORMULA")
 DATE_OPTIONS = ("SERIAL_NUMBER", "FORMATTED_STRING")
 INPUT_OPTIONS = ("RAW", "USER_ENTERED")
+LIST_VALUE = "type.googleapis.com/google.protobuf.ListValue"
 
 
 @dataclass
@@ -175,20 +176,14 @@ def _as_rows(body: dict[str, Any], prefix: str) -> list[list[Any]]:
     if values is None:
         values = []
     if not isinstance(values, list):
-        raise invalid_value(
-            f"{prefix}values", "type.googleapis.com/google.protobuf.ListValue", values
-        )
+        raise invalid_value(f"{prefix}values", LIST_VALUE, values)
     rows: list[list[Any]] = []
     for i, row in enumerate(values):
         if not isinstance(row, list):
-            raise invalid_value(
-                f"{prefix}values[{i}]", "type.googleapis.com/google.protobuf.ListValue", row
-            )
+            raise invalid_value(f"{prefix}values[{i}]", LIST_VALUE, row)
         for v in row:
             if isinstance(v, dict | list):
-                raise invalid_value(
-                    f"{prefix}values[{i}]", "type.googleapis.com/google.protobuf.ListValue", row
-                )
+                raise invalid_value(f"{prefix}values[{i}]", LIST_VALUE, row)
         rows.append(row)
     major = body.get("majorDimension") or "ROWS"
     if major == "COLUMNS" and rows:
