@@ -184,13 +184,16 @@ class _Typer:
 
 def _flatten(record: Mapping[Any, Any], prefix: str, out: dict[str, Any]) -> None:
     """Nested objects become dotted names (names stripped, nameless fields
-    dropped); the first value of a name wins."""
+    dropped); the first value of a name wins; an empty object is an empty cell."""
     for name, value in record.items():
         full = f"{prefix}{str(name).strip()}"
         if not full or full.endswith("."):
             continue  # a field without a name cannot have a header
         if isinstance(value, Mapping):
+            before = len(out)
             _flatten(value, full + ".", out)
+            if len(out) == before:
+                out.setdefault(full, None)
         elif full not in out:
             out[full] = value
 
