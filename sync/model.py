@@ -180,9 +180,7 @@ class Plan:
     @property
     def has_structure(self) -> bool:
         """True when the plan needs a structural write (sheet, columns, rows, formats)."""
-        return bool(
-            self.create_sheet or self.column_inserts or self.row_deletes or self.formats
-        )
+        return bool(self.create_sheet or self.column_inserts or self.row_deletes or self.formats)
 
     @property
     def is_noop(self) -> bool:
