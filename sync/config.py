@@ -19,6 +19,7 @@ import math
 import os
 import re
 import tomllib
+import unicodedata
 import zoneinfo
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -515,6 +516,9 @@ class _Table:
         if not isinstance(value, str):
             self.problem(name, f"must be a string, got {_show(value)}")
             return default
+        if any(unicodedata.category(c) in ("Cc", "Cs") for c in value):
+            self.problem(name, f"{_show(value)} has control characters (tab, line break...)")
+            return default
         if not value.strip() and not empty_ok:
             self.problem(name, f"must not be empty{'; ' + required if required else ''}")
             return default
@@ -663,8 +667,6 @@ def _title_problem(title: str, excel: bool) -> str | None:
     """Why ``title`` cannot name a worksheet, or None."""
     if not title.strip():
         return "must not be blank"
-    if any(not c.isprintable() for c in title):
-        return f"{_show(title)} has control or unprintable characters"
     if len(title) > MAX_TITLE:
         return f"is {len(title)} characters long; Google Sheets allows at most {MAX_TITLE}"
     if excel and len(title) > MAX_EXCEL_TITLE:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import unicodedata
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -407,6 +408,7 @@ CASES: list[tuple[str, str, str, str, dict[str, str] | None]] = [
         "Excel",
         None,
     ),
+    ("title-tab", toml(ws=WS.replace("Courses", "a\\tb")), "worksheet[1].title", "control", None),
     ("title-blank", toml(ws=WS.replace('"Courses"', '"  "')), "worksheet[1].title", "empty", None),
     ("key-empty", toml(ws=WS + "key = []"), "worksheet[1].key", "non-empty", None),
     ("key-string", toml(ws=WS + 'key = "email"'), "worksheet[1].key", "list", None),
@@ -575,6 +577,8 @@ def _parse(data: Any, folder: Path) -> None:
     except ConfigError as error:
         assert error.problems and SECRET not in str(error)
         assert all(isinstance(p.key, str) and p.message for p in error.problems)
+        # printable on a terminal: no control characters, no lone surrogates
+        assert not [c for c in str(error) if unicodedata.category(c) in ("Cc", "Cs") and c != "\n"]
     else:
         assert isinstance(config, Config)
 
