@@ -45,7 +45,7 @@ another writer); 78 configuration or credentials problem.
 """
 
 
-def _common(parser: argparse.ArgumentParser, *, config: bool = True) -> None:
+def _common(parser: argparse.ArgumentParser, *, config: bool = True, level: str = "info") -> None:
     if config:
         parser.add_argument(
             "--config",
@@ -55,9 +55,9 @@ def _common(parser: argparse.ArgumentParser, *, config: bool = True) -> None:
     parser.add_argument(
         "--log-level",
         choices=LOG_LEVELS,
-        default="info",
+        default=level,
         type=str.lower,
-        help="how much to log on stderr (default: info; debug also shows tracebacks)",
+        help=f"how much to log on stderr (default: {level}; debug also shows tracebacks)",
     )
     parser.add_argument(
         "--log-format",
@@ -115,7 +115,7 @@ def build_command_parser(command: str) -> argparse.ArgumentParser:
             "data moves on, your notes stay on their rows.",
         )
         p.add_argument("--dir", default=".", help="folder for the workbook (default: .)")
-        _common(p, config=False)
+        _common(p, config=False, level="warning")
         return p
     p = argparse.ArgumentParser(
         prog="dq-sheets-sync sandbox",

@@ -242,10 +242,10 @@ class Engine:
         if self.dry_run:
             return
         ready = [w for w in work if w.error is None and w.plan is not None]
-        for title, exc in self.backend.refuse([w.plan for w in ready if w.plan]).items():
+        for title, refusal in self.backend.refuse([w.plan for w in ready if w.plan]).items():
             for w in ready:
                 if w.ws.title == title:
-                    w.error, w.outcome = exc, "failed"
+                    w.error, w.outcome = refusal, "failed"
         ready = [w for w in ready if w.error is None]
         jobs: dict[str, tuple[Table, PlanOptions]] = {
             w.ws.title: (w.table, options) for w in ready if w.table is not None
