@@ -177,15 +177,15 @@ class DataquestClient:
                 )
             except (requests.Timeout, requests.ConnectionError) as exc:
                 self._done(slot)
-                last_error = self._redact(f"{type(exc).__name__}: {exc}")
                 throttled = False
-                log.debug("GET %s failed after %.2f s: %s", url, self.clock() - t0, last_error)
+                detail = self._redact(_network_detail(exc))
+                log.debug("GET %s failed after %.2f s: %s", url, self.clock() - t0, detail)
                 wait = self.backoff.delay(attempt, self.rng)
-                reason = (
-                    "could not be reached"
-                    if not isinstance(exc, requests.Timeout)
-                    else (f"did not answer within {self.timeout_seconds:g} s")
-                )
+                if isinstance(exc, requests.Timeout):
+                    reason = f"did not answer within {self.timeout_seconds:g} s"
+                else:
+                    reason = "could not be reached"
+                last_error = f"{reason} ({detail})"
                 message = f"Dataquest {reason} for {endpoint}"
             else:
                 self._done(slot)
@@ -207,7 +207,7 @@ class DataquestClient:
                     )
                 if status == 404:
                     raise AuthError(
-                        f"Dataquest does not know team id {self.team_id} (HTTP 404 for "
+                        f"Dataquest: unknown team id {self.team_id} (HTTP 404 for "
                         f"{endpoint}: {_detail(body)}). Check DATAQUEST_TEAM_ID or the "
                         f"[dataquest] team_id setting."
                     )
@@ -281,10 +281,10 @@ class DataquestClient:
         tried += ")"
         if throttled:
             raise Throttled(
-                f"Dataquest kept throttling {endpoint}: {tried}; last answer {last_error}. "
+                f"Dataquest kept throttling {endpoint}: {tried}; last answer: {last_error}. "
                 "Another program may be using the same API key; try again later."
             )
-        raise SourceError(f"Dataquest failed for {endpoint}: {tried}; last error {last_error}")
+        raise SourceError(f"Dataquest failed for {endpoint}: {tried}; last error: {last_error}")
 
     def _redact(self, text: str) -> str:
         """Remove the key from text that came from elsewhere (bodies, exception texts)."""
@@ -366,6 +366,21 @@ def _asked_wait(response: requests.Response, body: str) -> float | None:
     if match:
         return float(match.group(1))
     return None
+
+
+_ERRNO_RE = re.compile(r"\[Errno -?\d+\] [^'\")]+")
+
+
+def _network_detail(exc: requests.RequestException) -> str:
+    """The useful part of a network error, e.g. '[Errno 111] Connection refused'."""
+    text = str(exc)
+    match = _ERRNO_RE.search(text)
+    if match:
+        return match.group(0).strip()
+    for marker in ("Read timed out", "Connection aborted", "RemoteDisconnected", "timed out"):
+        if marker in text:
+            return marker
+    return f"{type(exc).__name__}: {text[:SNIPPET_CHARS]}"
 
 
 def _display_url(url: str, params: Mapping[str, str]) -> str:
