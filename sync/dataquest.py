@@ -32,11 +32,12 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 import requests
 
-from sync.errors import AuthError, BadResponse, SourceError, Throttled
-from sync.ratelimit import Backoff, RetryBudget, Slot, identity, shared_limiter
+from sync.errors import AuthError, BadResponse, ConfigError, Problem, SourceError, Throttled
+from sync.ratelimit import Backoff, RetryBudget, identity, shared_limiter
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ DEFAULT_BASE_URL = "https://app.dataquest.io/api/team-reports/"
 ENDPOINTS = ("course_progress", "mission_progress", "invitations_status", "time_spent")
 ALL = "all"
 
+MAX_REDIRECTS = 3
 #: How much of an unexpected body an error message shows.
 SNIPPET_CHARS = 200
 
@@ -166,17 +168,14 @@ class DataquestClient:
         as_asked = False
         while True:
             attempt = budget.attempt()
-            slot = self.limiter.acquire(self.sleep, on_wait=self._log_limiter_wait)
             t0 = self.clock()
             try:
-                response = self.session.get(
-                    url,
-                    headers={"API-Key": self._api_key, "Accept": "application/json"},
-                    params=query,
-                    timeout=self.timeout_seconds,
-                )
-            except (requests.Timeout, requests.ConnectionError) as exc:
-                self._done(slot)
+                response = self._send(endpoint, url, query)
+            except (
+                requests.Timeout,
+                requests.ConnectionError,
+                requests.exceptions.ChunkedEncodingError,
+            ) as exc:
                 throttled = False
                 detail = self._redact(_network_detail(exc))
                 log.debug("GET %s failed after %.2f s: %s", url, self.clock() - t0, detail)
@@ -188,7 +187,6 @@ class DataquestClient:
                 last_error = f"{reason} ({detail})"
                 message = f"Dataquest {reason} for {endpoint}"
             else:
-                self._done(slot)
                 status = response.status_code
                 body = self._redact(response.content.decode("utf-8", "replace"))
                 log.debug(
@@ -249,8 +247,43 @@ class DataquestClient:
             budget.spend(wait)
             self.sleep(wait)
 
-    def _done(self, slot: Slot) -> None:
-        slot.done(self.clock())
+    def _send(self, endpoint: str, url: str, query: Mapping[str, str]) -> requests.Response:
+        """One GET through the limiter, following redirects only within the same site.
+
+        ``requests`` would carry the ``API-Key`` header to any host a redirect
+        names; we refuse to send the key anywhere but the configured origin.
+        """
+        for _ in range(MAX_REDIRECTS + 1):
+            slot = self.limiter.acquire(self.sleep, on_wait=self._log_limiter_wait)
+            try:
+                response = self.session.get(
+                    url,
+                    headers={"API-Key": self._api_key, "Accept": "application/json"},
+                    params=query,
+                    timeout=self.timeout_seconds,
+                    allow_redirects=False,
+                )
+            except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema) as exc:
+                raise ConfigError(
+                    Problem("dataquest.base_url", f"not a usable URL ({exc})")
+                ) from None
+            except requests.exceptions.InvalidSchema as exc:
+                raise ConfigError(
+                    Problem("dataquest.base_url", f"not an http(s) URL ({exc})")
+                ) from None
+            finally:
+                slot.done(self.clock())
+            if not response.is_redirect:
+                return response
+            target = urljoin(url, response.headers.get("Location", ""))
+            if _origin(target) != _origin(url):
+                raise BadResponse(
+                    f"Dataquest redirected {endpoint} to another site ({_origin(target)}); "
+                    f"not sending the API key there. Check the [dataquest] base_url setting."
+                )
+            log.debug("GET %s -> HTTP %s, redirected to %s", url, response.status_code, target)
+            url, query = target, {}  # the Location carries its own query
+        raise BadResponse(f"Dataquest redirected {endpoint} more than {MAX_REDIRECTS} times")
 
     def _log_limiter_wait(self, seconds: float) -> None:
         log.info(
@@ -381,6 +414,11 @@ def _network_detail(exc: requests.RequestException) -> str:
         if marker in text:
             return marker
     return f"{type(exc).__name__}: {text[:SNIPPET_CHARS]}"
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _display_url(url: str, params: Mapping[str, str]) -> str:

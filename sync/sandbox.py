@@ -34,11 +34,12 @@ import logging
 import math
 import re
 import secrets
+import signal
 import socket
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from http import HTTPStatus
@@ -92,6 +93,7 @@ class Fault:
     delay: float = 0.0
     drop: bool = False
     retry_after: int | None = None
+    headers: dict[str, str] = field(default_factory=dict)
 
     def matches(self, endpoint: str | None) -> bool:
         return self.count > 0 and (self.endpoint is None or self.endpoint == endpoint)
@@ -280,19 +282,31 @@ class Sandbox:
         delay: float = 0.0,
         drop: bool = False,
         retry_after: int | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         """Answer the next ``count`` requests (of ``endpoint``, or any) with a fault.
 
         ``body`` None gives a default body (DRF JSON, or an nginx/Django HTML
         page when ``content_type`` is text/html); ``delay`` waits real seconds
         before answering (client timeouts); ``drop`` closes the connection
-        without an answer. Faults queue in order.
+        without an answer; ``headers`` are added (e.g. a ``Location``). Faults
+        queue in order.
         """
         if count < 1:
             raise ValueError("count must be at least 1")
         with self._lock:
             self._faults.append(
-                Fault(status, count, endpoint, body, content_type, delay, drop, retry_after)
+                Fault(
+                    status,
+                    count,
+                    endpoint,
+                    body,
+                    content_type,
+                    delay,
+                    drop,
+                    retry_after,
+                    dict(headers or {}),
+                )
             )
 
     def statuses(self) -> list[int | None]:
@@ -340,6 +354,7 @@ class Sandbox:
                 fault.count -= 1
                 self._faults = [f for f in self._faults if f.count > 0]
                 extra = {"Retry-After": str(fault.retry_after)} if fault.retry_after else {}
+                extra.update(fault.headers)
                 reply = _Reply(fault.status, fault.payload(), fault.content_type, extra)
                 reply.delay, reply.drop = fault.delay, fault.drop
                 return reply, None
@@ -510,13 +525,17 @@ def serve(
     team_id: str = "12345",
     stop: threading.Event | None = None,
 ) -> None:
-    """Serve a sandbox in the foreground until Ctrl-C (or ``stop`` is set).
+    """Serve a sandbox in the foreground until Ctrl-C, SIGTERM or ``stop`` is set.
 
     Prints the URL, team id and (throw-away) key first: that is the point.
     """
     stop = stop if stop is not None else threading.Event()
     sandbox = Sandbox(learners=learners, seed=seed, port=port, api_key=api_key, team_id=team_id)
     sandbox.start()
+    previous_term = None
+    if threading.current_thread() is threading.main_thread():
+        # SIGTERM (a service manager, a test harness) stops as cleanly as Ctrl-C
+        previous_term = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         example = f"{sandbox.url}{sandbox.team_id}/course_progress"
         print(f"Dataquest Teams API sandbox on {sandbox.url}", file=out)
@@ -532,6 +551,9 @@ def serve(
         while not stop.wait(0.5):
             pass
     except KeyboardInterrupt:
-        print("Stopping the sandbox.", file=out, flush=True)
+        pass
     finally:
         sandbox.stop()
+        if previous_term is not None:
+            signal.signal(signal.SIGTERM, previous_term)
+        print("Sandbox stopped.", file=out, flush=True)

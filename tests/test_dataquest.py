@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from sync.dataquest import DataquestClient
-from sync.errors import EX_CONFIG, AuthError, BadResponse, SourceError, Throttled
+from sync.errors import EX_CONFIG, AuthError, BadResponse, ConfigError, SourceError, Throttled
 from sync.ratelimit import Backoff, RetryBudget, RollingWindowLimiter, identity, shared_limiter
 from sync.sandbox import Sandbox
 from tests.sandbox_plugin import FakeClock
@@ -382,3 +382,25 @@ def test_backoff_and_budget() -> None:
     budget.attempt()
     budget.attempt()
     assert not budget.allows(0)
+
+
+def test_redirects_are_followed_only_within_the_same_site(
+    sandbox: Sandbox, client_factory: ClientFactory
+) -> None:
+    path = f"/api/team-reports/{sandbox.team_id}/time_spent"
+    sandbox.inject(301, body="", headers={"Location": f"{path}?start_date=14/02/2022"})
+    assert client_factory(sandbox).fetch("time_spent") == sandbox.records("time_spent")
+    assert sandbox.statuses() == [301, 200]
+    assert sandbox.requests[-1].params == {"start_date": "14/02/2022"}
+    sandbox.inject(302, body="", headers={"Location": "http://elsewhere.example/steal"})
+    with pytest.raises(BadResponse, match=r"another site \(http://elsewhere.example\)"):
+        client_factory(sandbox).fetch("time_spent")
+
+
+@pytest.mark.parametrize("base_url", ["not a url", "ftp://h/api/", "localhost/api/"])
+def test_an_unusable_base_url_is_a_config_error(base_url: str) -> None:
+    client = DataquestClient(team_id="1", api_key="sekrit-key-123", base_url=base_url)
+    with pytest.raises(ConfigError, match=r"dataquest\.base_url") as caught:
+        client.fetch("time_spent")
+    assert "sekrit-key-123" not in str(caught.value)
+    client.close()

@@ -5,6 +5,9 @@ from __future__ import annotations
 import io
 import json
 import re
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -382,3 +385,26 @@ def test_serve_prints_how_to_use_it_and_stops_cleanly() -> None:
     assert not thread.is_alive()
     with pytest.raises(requests.ConnectionError):
         requests.get(f"{url.group(1)}12345/time_spent", timeout=5)
+
+
+def test_serve_stops_cleanly_on_sigterm_in_a_process() -> None:
+    code = "from sync.sandbox import serve; serve(0, 5, 1)"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        lines = []
+        for line in proc.stdout:
+            lines.append(line)
+            if "Ctrl-C" in line:
+                break
+        assert any("API key:" in line for line in lines), lines
+        proc.send_signal(signal.SIGTERM)
+        rest, err = proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert "Sandbox stopped." in rest
+    assert err == ""
