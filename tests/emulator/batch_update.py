@@ -14,6 +14,8 @@ accepted and ignored (reply ``{}``); unknown kinds fail like Google's parser.
 from __future__ import annotations
 
 import copy
+import math
+import struct
 from collections.abc import Callable
 from typing import Any
 
@@ -26,8 +28,6 @@ from .values_api import grid_error
 IGNORED = {
     "updateDimensionProperties",
     "autoResizeDimensions",
-    "addDimensionGroup",
-    "deleteDimensionGroup",
     "updateDimensionGroup",
     "setDataValidation",
     "addConditionalFormatRule",
@@ -35,8 +35,6 @@ IGNORED = {
     "updateBorders",
     "updateDeveloperMetadata",
     "deleteDeveloperMetadata",
-    "copyPaste",
-    "cutPaste",
     "findReplace",
     "autoFill",
     "trimWhitespace",
@@ -97,6 +95,10 @@ class Batch:
         self.original.__dict__.update(self.book.__dict__)
 
 
+def _without_empty(reply: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in reply.items() if v != []}
+
+
 def batch_update(book: Spreadsheet, body: dict[str, Any], caller: str | None) -> dict[str, Any]:
     requests = body.get("requests")
     if not isinstance(requests, list) or not requests:
@@ -119,7 +121,7 @@ def batch_update(book: Spreadsheet, body: dict[str, Any], caller: str | None) ->
             raise bad_request(f"Invalid requests[{i}].{kind}: {exc}") from None
         except ApiError as exc:
             raise bad_request(f"Invalid requests[{i}].{kind}: {exc.message}") from None
-        replies.append({kind: reply} if reply else {})
+        replies.append({kind: _without_empty(reply)} if reply else {})
     batch.commit()
     out: dict[str, Any] = {"spreadsheetId": book.spreadsheet_id, "replies": replies}
     if body.get("includeSpreadsheetInResponse"):
@@ -140,8 +142,9 @@ def apply_mask(target: dict[str, Any], source: dict[str, Any], mask: Mask) -> No
             target.update(copy.deepcopy(source))
             continue
         if sub is None:
-            if key in source:
-                target[key] = copy.deepcopy(source[key])
+            value = _without_nulls(source.get(key))
+            if value is not None and value != {}:
+                target[key] = value
             else:
                 target.pop(key, None)
             continue
@@ -154,6 +157,42 @@ def apply_mask(target: dict[str, Any], source: dict[str, Any], mask: Mask) -> No
             target[key] = child
         else:
             target.pop(key, None)
+
+
+def _without_nulls(value: Any) -> Any:
+    if isinstance(value, dict):
+        out = {k: _without_nulls(v) for k, v in value.items() if v is not None}
+        return {k: v for k, v in out.items() if v != {} or k in ("rgbColor", "foregroundColor")}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
+
+
+def f32(value: Any) -> Any:
+    """A colour component as Google stores it (float32, shortest repr)."""
+    if isinstance(value, float):
+        packed = struct.unpack("f", struct.pack("f", value))[0]
+        for digits in range(1, 10):
+            text = f"{packed:.{digits}g}"
+            if struct.unpack("f", struct.pack("f", float(text)))[0] == packed:
+                return tidy_number(float(text))
+    return value
+
+
+def _colours(value: Any) -> Any:
+    """Colour components as Google keeps them: 8-bit steps as float32, zeros omitted."""
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            if k in ("red", "green", "blue") and isinstance(v, int | float):
+                v = f32(math.floor(float(v) * 255 + 1e-6) / 255)
+                if v == 0:
+                    continue
+            out[k] = _colours(v) if k not in ("red", "green", "blue", "alpha") else v
+        return out
+    if isinstance(value, list):
+        return [_colours(v) for v in value]
+    return value
 
 
 def _mirror_styles(fmt: dict[str, Any]) -> None:
@@ -228,7 +267,15 @@ def delete_sheet(batch: Batch, payload: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
-def _tidy_props(props: dict[str, Any]) -> None:
+def _tidy_props(props: dict[str, Any], mask: Mask | None = None) -> None:
+    mentioned = set(mask or {})
+    if "tabColorStyle" in mentioned and "tabColor" not in mentioned:
+        props.pop("tabColor", None)
+    if "tabColor" in mentioned and "tabColorStyle" not in mentioned:
+        props.pop("tabColorStyle", None)
+    for key in ("tabColor", "tabColorStyle"):
+        if key in props:
+            props[key] = _colours(props[key])
     for key in ("hidden", "rightToLeft"):
         if props.get(key) is False:
             del props[key]
@@ -273,7 +320,7 @@ def update_sheet_properties(batch: Batch, payload: dict[str, Any]) -> dict[str, 
         raise Failure("You can't freeze all visible columns on the sheet.")
     new_index = props.get("index", sheet.props.get("index"))
     sheet.props = props
-    _tidy_props(sheet.props)
+    _tidy_props(sheet.props, mask)
     if sheet.row_count < rows_before:
         del sheet.rows[sheet.row_count :]
     if sheet.col_count < cols_before:
@@ -415,6 +462,7 @@ def _store_cell(sheet: Sheet, r: int, c: int, view: dict[str, Any]) -> None:
         row.set_value(c, None)
     fmt = view.get("userEnteredFormat")
     if fmt:
+        fmt = _colours(fmt)
         _mirror_styles(fmt)
         row.extra_for(c)["fmt"] = fmt
     elif row.extra and c in row.extra:
@@ -576,12 +624,11 @@ def add_protected_range(batch: Batch, payload: dict[str, Any]) -> dict[str, Any]
         prot["warningOnly"] = True
     prot["requestingUserCanEdit"] = True
     reply = copy.deepcopy(prot)
-    if not src.get("warningOnly"):
-        reply["editors"] = {}
-        users = [u for u in ((src.get("editors") or {}).get("users") or [])]
-        if batch.caller and batch.caller not in users:
-            users.append(batch.caller)
-        prot["editors"] = {"users": users} if users else {}
+    reply["editors"] = {}
+    users = list((src.get("editors") or {}).get("users") or [])
+    if batch.caller and batch.caller not in users:
+        users.append(batch.caller)
+    prot["editors"] = {"users": users} if users else {}
     sheet.protected_ranges.append(prot)
     return {"protectedRange": reply}
 
@@ -609,6 +656,7 @@ def merge_cells(batch: Batch, payload: dict[str, Any]) -> dict[str, Any]:
         blocks = [(r0, c, r1, c + 1) for c in range(c0, c1)]
     else:
         blocks = [(r0, c0, r1, c1)]
+    _drop_merges(sheet, r0, c0, r1, c1)
     for br0, bc0, br1, bc1 in blocks:
         anchor = sheet.peek(br0)
         keep = anchor.get(bc0) if anchor else None
@@ -631,6 +679,11 @@ def merge_cells(batch: Batch, payload: dict[str, Any]) -> dict[str, Any]:
 
 def unmerge_cells(batch: Batch, payload: dict[str, Any]) -> dict[str, Any]:
     sheet, r0, c0, r1, c1 = batch.grid(payload.get("range") or {})
+    _drop_merges(sheet, r0, c0, r1, c1)
+    return {}
+
+
+def _drop_merges(sheet: Sheet, r0: int, c0: int, r1: int, c1: int) -> None:
 
     def inside(m: dict[str, Any]) -> bool:
         return (
@@ -641,7 +694,6 @@ def unmerge_cells(batch: Batch, payload: dict[str, Any]) -> dict[str, Any]:
         )
 
     sheet.merges = [m for m in sheet.merges if not inside(m)]
-    return {}
 
 
 def _named(batch: Batch, src: dict[str, Any]) -> dict[str, Any]:
@@ -683,6 +735,82 @@ def delete_named_range(batch: Batch, payload: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
+def _paste(batch: Batch, payload: dict[str, Any], *, cut: bool) -> dict[str, Any]:
+    src_sheet, r0, c0, r1, c1 = batch.grid(payload.get("source") or {})
+    dest = payload.get("destination") or {}
+    if cut:
+        dst_sheet = batch.sheet(dest.get("sheetId", 0))
+        d0, e0 = int(dest.get("rowIndex") or 0), int(dest.get("columnIndex") or 0)
+    else:
+        dst_sheet, d0, e0, _, _ = batch.grid(dest)
+    if d0 + (r1 - r0) > dst_sheet.row_count or e0 + (c1 - c0) > dst_sheet.col_count:
+        raise Failure(grid_error(dst_sheet, d0 + 1, e0 + 1, d0 + r1 - r0, e0 + c1 - c0).message)
+    block = [[_cell_view(src_sheet, r, c) for c in range(c0, c1)] for r in range(r0, r1)]
+    block = copy.deepcopy(block)
+    paste = payload.get("pasteType") or "PASTE_NORMAL"
+    if cut:
+        for r in range(r0, r1):
+            for c in range(c0, c1):
+                _store_cell(src_sheet, r, c, {})
+    for i, row in enumerate(block):
+        for j, view in enumerate(row):
+            target = copy.deepcopy(_cell_view(dst_sheet, d0 + i, e0 + j))
+            if paste in ("PASTE_NORMAL", "PASTE_VALUES"):
+                target.pop("userEnteredValue", None)
+                if "userEnteredValue" in view:
+                    target["userEnteredValue"] = view["userEnteredValue"]
+            if paste in ("PASTE_NORMAL", "PASTE_FORMAT"):
+                target.pop("userEnteredFormat", None)
+                if "userEnteredFormat" in view:
+                    target["userEnteredFormat"] = view["userEnteredFormat"]
+            _store_cell(dst_sheet, d0 + i, e0 + j, target)
+    return {}
+
+
+def copy_paste(batch: Batch, payload: dict[str, Any]) -> dict[str, Any]:
+    return _paste(batch, payload, cut=False)
+
+
+def cut_paste(batch: Batch, payload: dict[str, Any]) -> dict[str, Any]:
+    return _paste(batch, payload, cut=True)
+
+
+def _groups_key(dim: str) -> str:
+    return "rowGroups" if dim == "ROWS" else "columnGroups"
+
+
+def add_dimension_group(batch: Batch, payload: dict[str, Any]) -> dict[str, Any]:
+    rng = payload.get("range") or {}
+    sheet = batch.sheet(rng.get("sheetId", 0))
+    dim, start, end = _span(sheet, rng, inserting=False)
+    groups = sheet.extras.setdefault(_groups_key(dim), [])
+    groups.append(
+        {
+            "range": grid_range_json(
+                sheet.sheet_id, {"dimension": dim, "startIndex": start, "endIndex": end}
+            ),
+            "depth": 1,
+        }
+    )
+    control = "rowGroupControlAfter" if dim == "ROWS" else "columnGroupControlAfter"
+    sheet.grid[control] = True
+    return {"dimensionGroups": copy.deepcopy(groups)}
+
+
+def delete_dimension_group(batch: Batch, payload: dict[str, Any]) -> dict[str, Any]:
+    rng = payload.get("range") or {}
+    sheet = batch.sheet(rng.get("sheetId", 0))
+    dim, start, end = _span(sheet, rng, inserting=False)
+    key = _groups_key(dim)
+    groups = [
+        g
+        for g in sheet.extras.get(key, [])
+        if (g["range"].get("startIndex"), g["range"].get("endIndex")) != (start, end)
+    ]
+    sheet.extras[key] = groups
+    return {"dimensionGroups": copy.deepcopy(groups)} if groups else {"dimensionGroups": []}
+
+
 HANDLERS: dict[str, Callable[[Batch, dict[str, Any]], dict[str, Any]]] = {
     "addSheet": add_sheet,
     "deleteSheet": delete_sheet,
@@ -705,6 +833,10 @@ HANDLERS: dict[str, Callable[[Batch, dict[str, Any]], dict[str, Any]]] = {
     "addNamedRange": add_named_range,
     "updateNamedRange": update_named_range,
     "deleteNamedRange": delete_named_range,
+    "copyPaste": copy_paste,
+    "cutPaste": cut_paste,
+    "addDimensionGroup": add_dimension_group,
+    "deleteDimensionGroup": delete_dimension_group,
 }
 
 #: batchUpdate request kinds the fidelity harness counts as in scope.

@@ -10,9 +10,13 @@ hand). Request handling is in ``Handler``; the API semantics live in
 from __future__ import annotations
 
 import contextlib
+import copy
+import csv
+import io
 import json
 import logging
 import secrets
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -35,7 +39,7 @@ from .auth import (
 from .batch_update import batch_update
 from .controls import Fault, Faults, Hook, Hooks, LoggedRequest, Quota
 from .errors import INSUFFICIENT_SCOPES, MISSING_CREDENTIALS, ApiError, quota_message
-from .model import Spreadsheet, new_spreadsheet
+from .model import Spreadsheet, new_sheet, new_spreadsheet
 from .person import Person
 from .spreadsheets_api import spreadsheet_json, spreadsheets_get
 
@@ -92,7 +96,7 @@ class Emulator:
         self.token_uri = f"{self.url}/token"
         self.issuer.token_uri = self.token_uri
         self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+            target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
         )
         self._thread.start()
         log.debug("Sheets API emulator listening on %s", self.url)
@@ -228,6 +232,8 @@ def classify(method: str, path: str) -> tuple[str, str | None, str | None]:
     """(kind, spreadsheet id, range text) of a request path."""
     if path == "/token":
         return "token", None, None
+    if path.startswith("/upload/drive/"):
+        return "other", path.rstrip("/").rsplit("/", 1)[-1], None
     if path.startswith(DRIVE_PREFIX):
         rest = path[len(DRIVE_PREFIX) :].strip("/")
         if not rest:
@@ -271,6 +277,12 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "ESF"
     sys_version = ""
+
+    def setup(self) -> None:
+        super().setup()
+        # One write for headers, one for the body: without this, Nagle's algorithm
+        # and delayed ACKs add ~40 ms to every keep-alive request.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         log.debug("emulator: " + format, *args)
@@ -400,7 +412,9 @@ class Handler(BaseHTTPRequestHandler):
             return 200, answer
         grant = self._authorise(req)
         scopes = grant.scopes
-        is_drive = kind.startswith("drive.") or req.path.startswith(DRIVE_PREFIX)
+        is_drive = kind.startswith("drive.") or req.path.startswith(
+            (DRIVE_PREFIX, "/upload/drive/")
+        )
         needed = DRIVE_SCOPES if is_drive else (SHEETS_SCOPES if method == "GET" else WRITE_SCOPES)
         if not scopes & needed:
             raise ApiError(403, INSUFFICIENT_SCOPES, "PERMISSION_DENIED")
@@ -410,7 +424,8 @@ class Handler(BaseHTTPRequestHandler):
                 admitted = emu.quota.admit(grant.email, bucket)
             if not admitted:
                 raise ApiError(429, quota_message(bucket.capitalize()))
-        body = self._json(raw) if method in ("POST", "PUT", "PATCH") else {}
+        uploading = req.path.startswith("/upload/")
+        body = self._json(raw) if method in ("POST", "PUT", "PATCH") and not uploading else {}
         with emu.lock:
             if kind == "spreadsheets.create":
                 return 200, self._create(grant.email, body)
@@ -418,9 +433,11 @@ class Handler(BaseHTTPRequestHandler):
                 return 200, self._drive_create(grant.email, body)
             if kind == "other" and is_drive and sid is None:
                 return 200, self._drive_list(grant.email)
-            if sid is None or kind == "other":
+            if sid is None or (kind == "other" and not is_drive):
                 raise ApiError(404, "Requested entity was not found.")
             book = self._book(sid, grant.email, drive=is_drive)
+            if kind == "other":
+                return self._drive_extra(grant.email, req.path, book, raw)
             return self._on_book(req, kind, book, rng, params, body)
 
     def _authorise(self, req: LoggedRequest) -> Any:
@@ -542,6 +559,37 @@ class Handler(BaseHTTPRequestHandler):
             return {k: full[k] for k in ("kind", "id", "name", "mimeType")}
         wanted = [f.strip() for f in fields.split(",")]
         return {k: full[k] for k in wanted if k in full}
+
+    def _drive_extra(self, email: str, path: str, book: Spreadsheet, raw: bytes) -> tuple[int, Any]:
+        """Drive odds and ends gspread uses: copy, comments, CSV import."""
+        if path.endswith("/copy"):
+            body = self._json(raw)
+            clone = copy.deepcopy(book)
+            clone.spreadsheet_id = new_id()
+            clone.props["title"] = body.get("name") or f"Copy of {book.props['title']}"
+            clone.shared_with = {email}
+            self.emu.books[clone.spreadsheet_id] = clone
+            return 200, {
+                "kind": "drive#file",
+                "id": clone.spreadsheet_id,
+                "name": clone.props["title"],
+                "mimeType": "application/vnd.google-apps.spreadsheet",
+            }
+        if path.endswith("/comments"):
+            return 200, {"comments": []}
+        if path.startswith("/upload/"):
+            # A CSV converted into the spreadsheet: one sheet named like the file,
+            # in the uploading account's time zone (the recordings' was Los Angeles).
+            rows = list(csv.reader(io.StringIO(raw.decode("utf-8"))))
+            sheet = new_sheet(book.new_sheet_id(), book.props["title"], 0, 1000, 26)
+            for i, data in enumerate(rows):
+                target = sheet.row(i)
+                for j, value in enumerate(data):
+                    target.set_value(j, value or None)
+            book.sheets = [sheet]
+            book.props["timeZone"] = "America/Los_Angeles"
+            return 200, {"kind": "drive#file", "id": book.spreadsheet_id}
+        raise ApiError(404, "Requested entity was not found.")
 
     def _drive_list(self, email: str) -> dict[str, Any]:
         files = [

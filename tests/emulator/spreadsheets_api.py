@@ -109,9 +109,7 @@ def project(value: Any, mask: Mask | None) -> Any:
         out = {}
         for key, sub in mask.items():
             if key in value:
-                got = project(value[key], sub)
-                if got != {} or not isinstance(value[key], dict) or sub is None:
-                    out[key] = got
+                out[key] = project(value[key], sub)
         return out
     return value
 

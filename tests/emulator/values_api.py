@@ -46,6 +46,9 @@ def grid_error(sheet: Sheet, r0: int, c0: int, r1: int, c1: int) -> ApiError:
 
 
 def resolve(book: Spreadsheet, text: str, *, check_grid: bool = True) -> Target:
+    named = _named_range(book, text)
+    if named is not None:
+        return named
     try:
         ref = a1.parse(text, [s.title for s in book.sheets])
     except a1.RangeError as exc:
@@ -66,6 +69,27 @@ def resolve(book: Spreadsheet, text: str, *, check_grid: bool = True) -> Target:
         raise grid_error(sheet, r0 + 1, c0 + 1, max(r1, r0 + 1), max(c1, c0 + 1))
     single = ref.r0 is not None and ref.r0 == ref.r1 and ref.c0 == ref.c1 and ref.c0 is not None
     return Target(sheet, r0, c0, r1, c1, single, False, text)
+
+
+def _named_range(book: Spreadsheet, text: str) -> Target | None:
+    name = text.rpartition("!")[2]
+    for named in book.named_ranges:
+        if named.get("name") == name:
+            rng = named.get("range") or {}
+            sheet = book.sheet_by_id(int(rng.get("sheetId") or 0))
+            if sheet is None:
+                return None
+            return Target(
+                sheet,
+                int(rng.get("startRowIndex") or 0),
+                int(rng.get("startColumnIndex") or 0),
+                int(rng.get("endRowIndex") or sheet.row_count),
+                int(rng.get("endColumnIndex") or sheet.col_count),
+                False,
+                False,
+                text,
+            )
+    return None
 
 
 # --- reading ------------------------------------------------------------------------
@@ -201,8 +225,8 @@ def plan_write(
     anchor: tuple[int, int] | None = None,
     grow: bool = False,
 ) -> Write:
-    target = resolve(book, range_text, check_grid=not grow)
     rows = _as_rows(body, prefix)
+    target = resolve(book, range_text, check_grid=not grow)
     height = len(rows)
     width = max((len(r) for r in rows), default=0)
     r0, c0 = anchor if anchor is not None else (target.r0, target.c0)
@@ -264,8 +288,9 @@ def write_reply(book: Spreadsheet, write: Write) -> dict[str, Any]:
             write.r0 + write.height,
             write.c0 + write.width,
         )
+        columns = {j for r in write.rows for j, v in enumerate(r) if v is not None}
         reply["updatedRows"] = sum(1 for r in write.rows if any(v is not None for v in r))
-        reply["updatedColumns"] = write.width
+        reply["updatedColumns"] = len(columns)
         reply["updatedCells"] = write.cells
     else:
         reply["updatedRange"] = write.target.echo()
@@ -309,7 +334,7 @@ def values_batch_update(book: Spreadsheet, body: dict[str, Any]) -> tuple[dict[s
         reply.update(
             {
                 "totalUpdatedRows": sum(r.get("updatedRows", 0) for r in responses),
-                "totalUpdatedColumns": sum(r.get("updatedColumns", 0) for r in responses),
+                "totalUpdatedColumns": max(r.get("updatedColumns", 0) for r in responses),
                 "totalUpdatedCells": total_cells,
                 "totalUpdatedSheets": len({id(w.target.sheet) for w in writes}),
                 "responses": responses,
