@@ -31,7 +31,8 @@ import random
 import re
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, NoReturn
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -55,6 +56,17 @@ _DRF_WAIT_RE = re.compile(r"Expected available in (\d+(?:\.\d+)?) seconds?")
 _RETRY_STATUSES = frozenset({408, 425, 429})
 
 KEY_HINT = "Check DATAQUEST_API_KEY; generating a new key deactivates the old one."
+
+
+@dataclass(frozen=True)
+class _Retry:
+    """Why an attempt failed and how long to wait before the next."""
+
+    wait: float
+    message: str  # for the INFO line
+    error: str  # for the final error
+    throttled: bool = False
+    as_asked: bool = False  # the wait is the server's Retry-After
 
 
 class DataquestClient:
@@ -159,13 +171,11 @@ class DataquestClient:
     # --- the request loop --------------------------------------------------------
 
     def _get(self, endpoint: str, params: Mapping[str, str] | None) -> tuple[str, Any]:
+        """The body (text, key redacted) and parsed JSON of a 2xx reply, retrying as allowed."""
         url = self.url(endpoint)
         query = dict(params or {})
         budget = RetryBudget(max_attempts=self.max_attempts, max_total_wait=self.max_total_wait)
         started = self.clock()
-        last_error = ""
-        throttled = False
-        as_asked = False
         while True:
             attempt = budget.attempt()
             t0 = self.clock()
@@ -176,76 +186,96 @@ class DataquestClient:
                 requests.ConnectionError,
                 requests.exceptions.ChunkedEncodingError,
             ) as exc:
-                throttled = False
-                detail = self._redact(_network_detail(exc))
-                log.debug("GET %s failed after %.2f s: %s", url, self.clock() - t0, detail)
-                wait = self.backoff.delay(attempt, self.rng)
-                if isinstance(exc, requests.Timeout):
-                    reason = f"did not answer within {self.timeout_seconds:g} s"
-                else:
-                    reason = "could not be reached"
-                last_error = f"{reason} ({detail})"
-                message = f"Dataquest {reason} for {endpoint}"
+                retry = self._network_retry(endpoint, attempt, exc)
+                log.debug("GET %s failed after %.2f s: %s", url, self.clock() - t0, retry.error)
             else:
-                status = response.status_code
                 body = self._redact(response.content.decode("utf-8", "replace"))
                 log.debug(
                     "GET %s -> HTTP %s in %.2f s (%d bytes)",
                     _display_url(url, query),
-                    status,
+                    response.status_code,
                     self.clock() - t0,
                     len(response.content),
                 )
-                if 200 <= status < 300:
-                    return body, _parse_json(endpoint, status, response, body)
-                if status in (401, 403):
-                    raise AuthError(
-                        f"Dataquest refused the API key (HTTP {status}: {_detail(body)}). "
-                        f"{KEY_HINT}"
-                    )
-                if status == 404:
-                    raise AuthError(
-                        f"Dataquest: unknown team id {self.team_id} (HTTP 404 for "
-                        f"{endpoint}: {_detail(body)}). Check DATAQUEST_TEAM_ID or the "
-                        f"[dataquest] team_id setting."
-                    )
-                last_error = f"HTTP {status}: {_detail(body)}"
-                if status == 429:
-                    throttled = True
-                    asked = _asked_wait(response, body)
-                    as_asked = asked is not None
-                    if asked is None:
-                        wait = self.backoff.delay(attempt, self.rng)
-                        message = (
-                            f"Dataquest throttled us on {endpoint} without saying for how long"
-                        )
-                    else:
-                        wait = asked + self.rng.uniform(0, min(1.0, asked * 0.1))
-                        message = f"Dataquest throttled us; waiting {asked:g} s as asked"
-                        self.limiter.hold_until(self.clock() + asked)
-                elif status >= 500 or status in _RETRY_STATUSES:
-                    throttled = False
-                    wait = self.backoff.delay(attempt, self.rng)
-                    message = f"Dataquest answered HTTP {status} for {endpoint}"
-                else:
-                    raise BadResponse(
-                        f"Dataquest refused the request for {endpoint} (HTTP {status}: "
-                        f"{_detail(body)})"
-                    )
-            if not budget.allows(wait):
-                self._give_up(endpoint, budget, started, last_error, throttled, wait)
-            if throttled and as_asked:
-                log.info("%s (%s, attempt %d of %d)", message, endpoint, attempt, self.max_attempts)
+                if 200 <= response.status_code < 300:
+                    return body, _parse_json(endpoint, response, body)
+                retry = self._status_retry(endpoint, attempt, response, body)
+            if not budget.allows(retry.wait):
+                self._give_up(endpoint, budget, started, retry)
+            if retry.as_asked:
+                log.info(
+                    "%s (%s, attempt %d of %d)",
+                    retry.message,
+                    endpoint,
+                    attempt,
+                    budget.max_attempts,
+                )
             else:
                 log.info(
                     "%s; retrying in %.1f s (attempt %d of %d)",
-                    message,
-                    wait,
+                    retry.message,
+                    retry.wait,
                     attempt,
-                    self.max_attempts,
+                    budget.max_attempts,
                 )
-            budget.spend(wait)
-            self.sleep(wait)
+            budget.spend(retry.wait)
+            self.sleep(retry.wait)
+
+    def _network_retry(self, endpoint: str, attempt: int, exc: requests.RequestException) -> _Retry:
+        """No reply at all: back off and try again."""
+        detail = self._redact(_network_detail(exc))
+        if isinstance(exc, requests.Timeout):
+            reason = f"did not answer within {self.timeout_seconds:g} s"
+        else:
+            reason = "could not be reached"
+        return _Retry(
+            wait=self.backoff.delay(attempt, self.rng),
+            message=f"Dataquest {reason} for {endpoint}",
+            error=f"{reason} ({detail})",
+        )
+
+    def _status_retry(
+        self, endpoint: str, attempt: int, response: requests.Response, body: str
+    ) -> _Retry:
+        """A non-2xx reply: raise when retrying cannot help, else how long to wait."""
+        status = response.status_code
+        error = f"HTTP {status}: {_detail(body)}"
+        if status in (401, 403):
+            # the key is wrong, revoked (a new one was generated) or lacks rights
+            raise AuthError(f"Dataquest refused the API key ({error}). {KEY_HINT}")
+        if status == 404:
+            # DRF's "Not found." for a team the key does not belong to
+            raise AuthError(
+                f"Dataquest: unknown team id {self.team_id} (HTTP 404 for {endpoint}: "
+                f"{_detail(body)}). Check DATAQUEST_TEAM_ID or the [dataquest] team_id setting."
+            )
+        if status == 429:
+            # someone else spent this key's budget: wait as long as the server says
+            asked = _asked_wait(response, body)
+            if asked is None:
+                return _Retry(
+                    wait=self.backoff.delay(attempt, self.rng),
+                    message=f"Dataquest throttled us on {endpoint} without saying for how long",
+                    error=error,
+                    throttled=True,
+                )
+            self.limiter.hold_until(self.clock() + asked)  # other clients of the key wait too
+            return _Retry(
+                wait=asked + self.rng.uniform(0, min(1.0, asked * 0.1)),
+                message=f"Dataquest throttled us; waiting {asked:g} s as asked",
+                error=error,
+                throttled=True,
+                as_asked=True,
+            )
+        if status >= 500 or status in _RETRY_STATUSES:
+            # a server or proxy in trouble: back off
+            return _Retry(
+                wait=self.backoff.delay(attempt, self.rng),
+                message=f"Dataquest answered HTTP {status} for {endpoint}",
+                error=error,
+            )
+        # any other 4xx (a bad date, an unexpected 3xx): asking again gives the same answer
+        raise BadResponse(f"Dataquest refused the request for {endpoint} ({error})")
 
     def _send(self, endpoint: str, url: str, query: Mapping[str, str]) -> requests.Response:
         """One GET through the limiter, following redirects only within the same site.
@@ -293,31 +323,26 @@ class DataquestClient:
         )
 
     def _give_up(
-        self,
-        endpoint: str,
-        budget: RetryBudget,
-        started: float,
-        last_error: str,
-        throttled: bool,
-        next_wait: float,
-    ) -> None:
+        self, endpoint: str, budget: RetryBudget, started: float, last: _Retry
+    ) -> NoReturn:
         elapsed = self.clock() - started
+        plural = "s" if budget.attempts != 1 else ""
         tried = (
-            f"gave up after {budget.attempts} attempt{'s' if budget.attempts != 1 else ''} "
-            f"over {elapsed:.0f} s ({budget.waited:.0f} s of waiting"
+            f"gave up after {budget.attempts} attempt{plural} over {elapsed:.0f} s "
+            f"({budget.waited:.0f} s of waiting"
         )
-        if budget.attempts < self.max_attempts:
+        if budget.attempts < budget.max_attempts:
             tried += (
-                f"; the next wait of {next_wait:.0f} s would pass the "
-                f"{self.max_total_wait:g} s budget"
+                f"; the next wait of {last.wait:.0f} s would pass the "
+                f"{budget.max_total_wait:g} s budget"
             )
         tried += ")"
-        if throttled:
+        if last.throttled:
             raise Throttled(
-                f"Dataquest kept throttling {endpoint}: {tried}; last answer: {last_error}. "
+                f"Dataquest kept throttling {endpoint}: {tried}; last answer: {last.error}. "
                 "Another program may be using the same API key; try again later."
             )
-        raise SourceError(f"Dataquest failed for {endpoint}: {tried}; last error: {last_error}")
+        raise SourceError(f"Dataquest failed for {endpoint}: {tried}; last error: {last.error}")
 
     def _redact(self, text: str) -> str:
         """Remove the key from text that came from elsewhere (bodies, exception texts)."""
@@ -327,14 +352,14 @@ class DataquestClient:
 # --- response helpers -----------------------------------------------------------
 
 
-def _parse_json(endpoint: str, status: int, response: requests.Response, body: str) -> Any:
+def _parse_json(endpoint: str, response: requests.Response, body: str) -> Any:
     try:
         return json.loads(response.content)
     except (ValueError, UnicodeDecodeError):
         ctype = response.headers.get("Content-Type", "no content type")
         raise BadResponse(
             f"Dataquest returned something that is not JSON for {endpoint} "
-            f"(HTTP {status}, {ctype}): {_snippet(body)}"
+            f"(HTTP {response.status_code}, {ctype}): {_snippet(body)}"
         ) from None
 
 
