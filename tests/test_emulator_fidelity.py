@@ -19,7 +19,8 @@ CASSETTES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" /
 
 @pytest.mark.skipif(
     not CASSETTES.is_dir(),
-    reason=f"recorded Google traffic not found at {CASSETTES} (../shared is absent outside the team checkout)",
+    reason=f"recorded Google traffic not found at {CASSETTES} "
+    "(../shared is absent outside the team checkout)",
 )
 def test_emulator_answers_like_google_on_recorded_traffic() -> None:
     report = run(CASSETTES)

@@ -213,9 +213,9 @@ class Replayer:
         recorded = _parse(recorded_text)
         answer = _parse(got.text)
         drive_file = kind == "drive.create" or split.path.endswith("/copy")
-        if drive_file and isinstance(recorded, dict) and isinstance(answer, dict):
-            if "id" in recorded and "id" in answer:
-                self.ids[recorded["id"]] = answer["id"]
+        pair = isinstance(recorded, dict) and isinstance(answer, dict)
+        if drive_file and pair and "id" in recorded and "id" in answer:
+            self.ids[recorded["id"]] = answer["id"]
         self._learn(recorded, answer)
         expected = _strip(self._map_json(recorded))
         actual = _strip(answer)
@@ -283,9 +283,11 @@ def _first_difference(expected: Any, actual: Any, path: str) -> str | None:
         return None
     if expected == actual and type(expected) is type(actual):
         return None
-    if isinstance(expected, int | float) and isinstance(actual, int | float):
-        if not isinstance(expected, bool) and not isinstance(actual, bool) and expected == actual:
-            return None
+    numbers = all(
+        isinstance(v, int | float) and not isinstance(v, bool) for v in (expected, actual)
+    )
+    if numbers and expected == actual:
+        return None
     return f"{path}: {json.dumps(actual)[:70]} != {json.dumps(expected)[:70]}"
 
 
