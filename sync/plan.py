@@ -103,7 +103,7 @@ def _rows_text(rows: Sequence[int]) -> str:
 def _show(value: Cell, is_datetime: bool) -> str:
     if is_empty(value):
         return "(empty)"
-    if is_datetime and isinstance(value, float):
+    if is_datetime and isinstance(value, float) and 1 <= value < 2_958_466:
         return from_serial(value).isoformat(sep=" ", timespec="seconds")
     text = cell_text(value) if not isinstance(value, str) else repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
