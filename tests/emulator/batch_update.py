@@ -92,6 +92,8 @@ class Batch:
 
     def commit(self) -> None:
         self.book.reindex()
+        for sheet in self.book.sheets:
+            sheet.settle()
         self.original.__dict__.update(self.book.__dict__)
 
 
@@ -324,8 +326,9 @@ def update_sheet_properties(batch: Batch, payload: dict[str, Any]) -> dict[str, 
     if sheet.row_count < rows_before:
         del sheet.rows[sheet.row_count :]
     if sheet.col_count < cols_before:
-        for row in sheet.rows:
-            row.delete_cols(sheet.col_count, cols_before)
+        width = sheet.col_count
+        sheet.delete_cols(width, cols_before)
+        sheet.grid["columnCount"] = width
     if new_index is not None and new_index != batch.book.sheets.index(sheet):
         batch.book.sheets.remove(sheet)
         batch.book.sheets.insert(min(int(new_index), len(batch.book.sheets)), sheet)
@@ -489,12 +492,45 @@ def repeat_cell(batch: Batch, payload: dict[str, Any]) -> dict[str, Any]:
     cell = payload.get("cell") or {}
     _validate_cell(cell)
     mask = _fields(payload)
+    if set(mask) == {"userEnteredFormat"}:
+        _repeat_format(sheet, r0, c0, r1, c1, cell, mask)
+        return {}
     for r in range(r0, r1):
         for c in range(c0, c1):
             view = copy.deepcopy(_cell_view(sheet, r, c))
             apply_mask(view, cell, mask)
             _store_cell(sheet, r, c, view)
     return {}
+
+
+def _repeat_format(
+    sheet: Sheet, r0: int, c0: int, r1: int, c1: int, cell: dict[str, Any], mask: Mask
+) -> None:
+    """repeatCell of formats only: cells with the same old format share the new one."""
+    made: dict[int, dict[str, Any] | None] = {}
+    keep: list[Any] = []
+    for r in range(r0, r1):
+        row = sheet.row(r)
+        for c in range(c0, c1):
+            extra = row.extra_of(c)
+            old = extra.get("fmt") if extra else None
+            key = id(old) if old is not None else 0
+            if key not in made:
+                view = {"userEnteredFormat": copy.deepcopy(old)} if old else {}
+                apply_mask(view, cell, mask)
+                fmt = view.get("userEnteredFormat")
+                if fmt:
+                    fmt = _colours(fmt)
+                    _mirror_styles(fmt)
+                made[key] = fmt or None
+                keep.append(old)
+            fmt = made[key]
+            if fmt is not None:
+                row.extra_for(c)["fmt"] = fmt
+            elif extra is not None:
+                extra.pop("fmt", None)
+                if not extra and row.extra is not None:
+                    del row.extra[c]
 
 
 def update_cells(batch: Batch, payload: dict[str, Any]) -> dict[str, Any]:

@@ -103,6 +103,10 @@ class Sheet:
     protected_ranges: list[dict[str, Any]] = field(default_factory=list)
     merges: list[dict[str, Any]] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)
+    #: Copy-on-write: rows may be shared with the sheet this one was cloned from;
+    #: only rows whose id is in ``owned`` may be changed in place.
+    cow: bool = False
+    owned: set[int] = field(default_factory=set)
 
     @property
     def sheet_id(self) -> int:
@@ -125,14 +129,35 @@ class Sheet:
         return int(self.grid.get("columnCount", 0))
 
     def clone(self) -> Sheet:
+        """A copy sharing rows copy-on-write (O(rows) pointers, not O(cells))."""
         return Sheet(
             props=copy.deepcopy(self.props),
-            rows=[r.clone() for r in self.rows],
+            rows=list(self.rows),
             basic_filter=copy.deepcopy(self.basic_filter),
             protected_ranges=copy.deepcopy(self.protected_ranges),
             merges=copy.deepcopy(self.merges),
             extras=copy.deepcopy(self.extras),
+            cow=True,
         )
+
+    def settle(self) -> None:
+        """This sheet is now the only owner of its rows."""
+        self.cow = False
+        self.owned = set()
+
+    def _mut(self, index: int) -> Row:
+        row = self.rows[index]
+        if self.cow and id(row) not in self.owned:
+            row = row.clone()
+            self.rows[index] = row
+            self.owned.add(id(row))
+        return row
+
+    def _new_row(self) -> Row:
+        row = Row()
+        if self.cow:
+            self.owned.add(id(row))
+        return row
 
     # --- cells -------------------------------------------------------------------
 
@@ -140,8 +165,8 @@ class Sheet:
         """The row at ``index``, created (with the rows before it) when needed."""
         rows = self.rows
         if index >= len(rows):
-            rows.extend(Row() for _ in range(index + 1 - len(rows)))
-        return rows[index]
+            rows.extend(self._new_row() for _ in range(index + 1 - len(rows)))
+        return self._mut(index)
 
     def peek(self, index: int) -> Row | None:
         return self.rows[index] if index < len(self.rows) else None
@@ -167,7 +192,11 @@ class Sheet:
 
     def clear(self, r0: int, c0: int, r1: int, c1: int) -> None:
         """Clear values (and formulas) in [r0, r1) x [c0, c1); formats stay."""
-        for row in self.rows[r0:r1]:
+        for i in range(r0, min(r1, len(self.rows))):
+            row = self.rows[i]
+            if not any(v is not None for v in row.cells[c0:c1]) and not row.extra:
+                continue
+            row = self._mut(i)
             cells = row.cells
             if c0 < len(cells):
                 end = min(c1, len(cells))
@@ -183,7 +212,7 @@ class Sheet:
 
     def insert_rows(self, start: int, count: int) -> None:
         if start < len(self.rows):
-            self.rows[start:start] = [Row() for _ in range(count)]
+            self.rows[start:start] = [self._new_row() for _ in range(count)]
         self.grid["rowCount"] = self.row_count + count
 
     def delete_rows(self, start: int, end: int) -> None:
@@ -191,13 +220,13 @@ class Sheet:
         self.grid["rowCount"] = self.row_count - (end - start)
 
     def insert_cols(self, start: int, count: int) -> None:
-        for row in self.rows:
-            row.insert_cols(start, count)
+        for i in range(len(self.rows)):
+            self._mut(i).insert_cols(start, count)
         self.grid["columnCount"] = self.col_count + count
 
     def delete_cols(self, start: int, end: int) -> None:
-        for row in self.rows:
-            row.delete_cols(start, end)
+        for i in range(len(self.rows)):
+            self._mut(i).delete_cols(start, end)
         self.grid["columnCount"] = self.col_count - (end - start)
 
     def move_rows(self, start: int, end: int, dest: int) -> None:
@@ -209,7 +238,8 @@ class Sheet:
 
     def move_col(self, src: int, dst: int) -> None:
         """Move column ``src`` so that it lands at index ``dst`` (0-based)."""
-        for row in self.rows:
+        for i in range(len(self.rows)):
+            row = self._mut(i)
             width = max(src, dst) + 1
             if len(row.cells) < width:
                 row.cells.extend([None] * (width - len(row.cells)))

@@ -9,7 +9,7 @@ from typing import Any
 
 from . import a1
 from .errors import ApiError, bad_request, invalid_value
-from .model import CELL_LIMIT, Sheet, Spreadsheet
+from .model import CELL_LIMIT, Row, Sheet, Spreadsheet
 from .values import parse_user_entered, render, stored_raw
 
 RENDER_OPTIONS = ("FORMATTED_VALUE", "UNFORMATTED_VALUE", "FORMULA")
@@ -205,9 +205,8 @@ def _as_rows(body: dict[str, Any], prefix: str) -> list[list[Any]]:
     for i, row in enumerate(values):
         if not isinstance(row, list):
             raise invalid_value(f"{prefix}values[{i}]", LIST_VALUE, row)
-        for v in row:
-            if isinstance(v, dict | list):
-                raise invalid_value(f"{prefix}values[{i}]", LIST_VALUE, row)
+        if any(type(v) in (dict, list) for v in row):
+            raise invalid_value(f"{prefix}values[{i}]", LIST_VALUE, row)
         rows.append(row)
     major = body.get("majorDimension") or "ROWS"
     if major == "COLUMNS" and rows:
@@ -254,6 +253,32 @@ def plan_write(
     return Write(target, rows, r0, c0, height, width, cells)
 
 
+def _raw_row(row: Row, c0: int, data: list[Any]) -> bool:
+    """Fast RAW write of a row without nulls; False when the slow path is needed."""
+    if any(v is None for v in data):
+        return False
+    values = [
+        None
+        if v == ""
+        else (int(v) if type(v) is float and v.is_integer() and abs(v) < 2**53 else v)
+        for v in data
+    ]
+    cells = row.cells
+    end = c0 + len(values)
+    if len(cells) < end:
+        cells.extend([None] * (end - len(cells)))
+    cells[c0:end] = values
+    if row.extra:
+        for col in range(c0, end):
+            ex = row.extra.get(col)
+            if ex and "formula" in ex:
+                del ex["formula"]
+                if not ex:
+                    del row.extra[col]
+    row.trim()
+    return True
+
+
 def apply_write(write: Write, input_option: str) -> None:
     sheet = write.target.sheet
     user = input_option == "USER_ENTERED"
@@ -261,6 +286,8 @@ def apply_write(write: Write, input_option: str) -> None:
         if not data:
             continue
         row = sheet.row(write.r0 + i)
+        if not user and _raw_row(row, write.c0, data):
+            continue
         for j, value in enumerate(data):
             if value is None:
                 continue
