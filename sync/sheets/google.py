@@ -201,9 +201,10 @@ class GoogleBackend:
         sheet = self._sheets.get(p.title)
         if sheet is None:
             return max(p.min_rows, NEW_SHEET_ROWS), max(p.min_cols, NEW_SHEET_COLS)
-        rows = sheet.rows - len(p.row_deletes)
-        cols = max(sheet.cols, *(i.index - 1 for i in p.column_inserts), 0) + len(p.column_inserts)
-        return max(rows, p.min_rows), max(cols, p.min_cols)
+        cols = sheet.cols
+        for ins in p.column_inserts:
+            cols = max(cols, ins.index - 1) + 1
+        return max(sheet.rows - len(p.row_deletes), p.min_rows), max(cols, p.min_cols)
 
     def apply_structure(self, plans: Sequence[Plan]) -> None:
         requests: list[dict[str, Any]] = []
@@ -315,12 +316,12 @@ class GoogleBackend:
         size = 0
         for p in plans:
             for data in _ranges(p.title, p.updates):
-                n = len(json.dumps(data, ensure_ascii=False).encode())
-                if chunk and size + n > self.max_body:
-                    self._write(chunk)
-                    chunk, size = [], 0
-                chunk.append(data)
-                size += n
+                for piece, n in _pieces(data, self.max_body):
+                    if chunk and size + n > self.max_body:
+                        self._write(chunk)
+                        chunk, size = [], 0
+                    chunk.append(piece)
+                    size += n
         if chunk:
             self._write(chunk)
 
@@ -397,6 +398,29 @@ def _runs(descending: Sequence[int]) -> Iterator[tuple[int, int]]:
             first = descending[i]
         yield first, last
         i += 1
+
+
+def _size(data: Any) -> int:
+    return len(json.dumps(data, ensure_ascii=False).encode())
+
+
+def _pieces(data: dict[str, Any], limit: int) -> Iterator[tuple[dict[str, Any], int]]:
+    """A value range split by rows into pieces of about ``limit`` bytes at most."""
+    size = _size(data)
+    rows = data["values"]
+    if size <= limit or len(rows) == 1:
+        yield data, size
+        return
+    sheet, _, cells = data["range"].rpartition("!")
+    first, last = cells.split(":")
+    top = int(first.lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
+    left, right = first.rstrip("0123456789"), last.rstrip("0123456789")
+    step = max(1, len(rows) * limit // size)
+    for start in range(0, len(rows), step):
+        block = rows[start : start + step]
+        a, b = top + start, top + start + len(block) - 1
+        piece = {**data, "range": f"{sheet}!{left}{a}:{right}{b}", "values": block}
+        yield piece, _size(piece)
 
 
 def _json_value(value: Cell) -> Any:
