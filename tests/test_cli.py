@@ -89,3 +89,24 @@ def test_main_returns_exit_codes_in_process(
     monkeypatch.delenv("DQ_SHEETS_SYNC_CONFIG", raising=False)
     assert main(["--once"]) == 78
     assert main(["--bogus"]) == 2
+
+
+def test_json_logs_are_one_object_per_line(tmp_path: Path) -> None:
+    result = run("demo", "--dir", str(tmp_path), "--log-format", "json", "--log-level", "info")
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines
+    import json
+
+    entries = [json.loads(line) for line in lines]
+    assert {"time", "level", "logger", "message"} <= entries[0].keys()
+    assert any("added" in e["message"] for e in entries)
+
+
+def test_journald_lines_carry_no_timestamp(tmp_path: Path) -> None:
+    result = run(
+        "demo", "--dir", str(tmp_path), "--log-level", "info", env={"JOURNAL_STREAM": "8:1"}
+    )
+    assert result.returncode == 0, result.stderr
+    first = result.stderr.splitlines()[0]
+    assert first.startswith(("INFO ", "WARNING ")), first
