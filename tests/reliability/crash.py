@@ -196,7 +196,9 @@ def run_crash_trials(
     """Trials for ``seeds``, the phases taken in turn so every phase gets its share."""
     names = list(PHASES)
     return [
-        run_crash_trial(seed, workdir / f"crash-{seed}", emulator, sandbox, phase=names[i % len(names)])
+        run_crash_trial(
+            seed, workdir / f"crash-{seed}", emulator, sandbox, phase=names[i % len(names)]
+        )
         for i, seed in enumerate(seeds)
     ]
 
