@@ -30,6 +30,8 @@ WATCHDOG_USEC_ENV = "WATCHDOG_USEC"
 WATCHDOG_PID_ENV = "WATCHDOG_PID"
 #: systemd cuts STATUS= texts; keep ours short and on one line.
 MAX_STATUS = 200
+#: Seconds a send may wait for room in systemd's queue before it is dropped.
+SEND_TIMEOUT = 1.0
 
 
 def socket_address(value: str) -> str | None:
@@ -75,6 +77,8 @@ class Notifier:
         try:
             if self._sock is None:
                 self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+                # A full receive queue blocks a datagram send: wait a little, never hang.
+                self._sock.settimeout(SEND_TIMEOUT)
             self._sock.sendto(data, self.address)
         except OSError as exc:
             if not self._warned:
