@@ -35,6 +35,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from operator import itemgetter
+from typing import Any
 
 from sync.model import (
     MISSING_PREFIX,
@@ -157,7 +158,12 @@ class _Planner:
         rows = self.snap.rows
         key_pos = [self.pos.get(f) for f in self.key_fields]
         self.keys: list[Key | None] = []
-        self.synced: dict[Key, int] = {}
+        #: (sheet data row, report row) of every synced row whose key is in the report
+        self.matched: list[tuple[int, int]] = []
+        #: synced rows whose key left the report, by key (the first row of a key)
+        self.gone: dict[Key, int] = {}
+        #: report rows that found their synced row (1) or not (0)
+        self.found = bytearray(len(self.table.keys))
         report_keys = self.report_index
         doubles: list[int] = []
         blank_key: list[int] = []
@@ -170,29 +176,46 @@ class _Planner:
         get = _getter(present)
         need = max(present) + 1
         gaps = [i for i, p in enumerate(key_pos) if p is None]
-        synced = self.synced
+        in_report = report_keys.get
+        found = self.found
+        matched = self.matched.append
+        gone_first = self.gone.setdefault
+        keys_append = self.keys.append
+        strip: Callable[[Any], str] = str.strip
         for i, row in enumerate(rows):
             if len(row) < need:
                 row = tuple(row) + (None,) * (need - len(row))
-            key = tuple(map(cell_text, get(row)))
+            cells = get(row)
+            try:  # all text, the usual case: strip in C
+                key = tuple(map(strip, cells))
+            except TypeError:  # numbers, booleans, empty cells
+                key = tuple(map(cell_text, cells))
             for gap in gaps:
                 key = key[:gap] + ("",) + key[gap:]
+            j = in_report(key)
+            if j is not None and not found[j]:
+                # a synced row whose key is in the report (the usual case)
+                found[j] = 1
+                matched((i, j))
+                keys_append(key)
+                continue
             if not any(key):
                 # empty key: left alone (warned when the row holds something)
-                self.keys.append(None)
+                keys_append(None)
                 if _has_content(row):
                     blank_key.append(i + 2)
                 continue
-            self.keys.append(key)
-            if not all(key) and key not in report_keys:
-                # partial, hand-typed key: left alone
-                partial.append(i + 2)
-            elif key in synced:
+            keys_append(key)
+            if j is not None:
                 # the same key on a second row: the first is kept in sync
                 doubles.append(i + 2)
-            else:
-                # a synced row
-                synced[key] = i
+            elif not all(key):
+                # partial, hand-typed key: left alone
+                partial.append(i + 2)
+            elif gone_first(key, i) != i:
+                # a key that left the report, on a second row: left alone too
+                doubles.append(i + 2)
+            # else: a synced row whose key left the report
         if doubles:
             self.warnings.append(
                 f"{len(doubles)} row(s) repeat a key of an earlier row and are left alone: "
@@ -213,17 +236,10 @@ class _Planner:
 
     def classify(self) -> None:
         """Pair report rows with synced rows; find new and missing keys."""
-        self.matched: list[tuple[int, int]] = []  # (sheet data row, report row)
-        self.new: list[int] = []
-        for j, key in enumerate(self.table.keys):
-            if self.report_index.get(key) != j:
-                continue  # a repeated key in the table: the first one counts
-            i = self.synced.get(key)
-            if i is None:
-                self.new.append(j)
-            else:
-                self.matched.append((i, j))
-        self.missing = sorted(i for k, i in self.synced.items() if k not in self.report_index)
+        # in both: kept in sync (self.matched); only in the report: new; only in the sheet: missing
+        found, first = self.found, self.report_index
+        self.new = [j for j, key in enumerate(self.table.keys) if not found[j] and first[key] == j]
+        self.missing = sorted(self.gone.values())
         status_at = self.pos.get(self.status) if self.status else None
         user_cols = [i for i, name in enumerate(self.header) if name not in self.managed]
         self.deletes: list[int] = []
@@ -308,34 +324,41 @@ class _Planner:
         self.dt_rows: dict[int, list[int]] = {}
         present_js = [j for j, name in enumerate(cols) if name in self.pos]
         new_js = [j for j, name in enumerate(cols) if name not in self.pos]
-        sheet_get = _getter([self.pos[cols[j]] for j in present_js])
+        where = [self.pos[cols[j]] for j in present_js]
+        if where == list(range(len(cols))):
+            # the sheet's managed columns are the table's, in order, from column A
+            sheet_get: Getter = itemgetter(slice(0, len(cols)))
+        else:
+            sheet_get = _getter(where)
         table_get = _getter(present_js)
-        all_present = len(present_js) == len(cols)
-        need = max([self.pos[cols[j]] for j in present_js], default=-1) + 1
+        all_present = not new_js
+        need = max(where, default=-1) + 1
         status_at = self.pos.get(self.status) if self.status else None
-        if status_at is not None:
-            need = max(need, status_at + 1)
-        rows = self.snap.rows
+        rows, trows = self.snap.rows, table.rows
         changed: list[CellUpdate] = []
         self.updated_rows = self.updated_cells = self.unchanged = 0
         for i, j in self.matched:
             srow = rows[i]
             if len(srow) < need:
                 srow = tuple(srow) + (None,) * (need - len(srow))
-            trow = table.rows[j]
+            trow = trows[j]
             sproj = sheet_get(srow)
             tproj = trow if all_present else table_get(trow)
             diffs: list[tuple[int, Cell, Cell]] = []
             if sproj != tproj or tuple(map(type, sproj)) != tuple(map(type, tproj)):
-                # cells differ in value or type: compare each as written and read back
-                for n, (s, t) in enumerate(zip(sproj, tproj, strict=True)):
-                    if not same_value(s, t):
-                        diffs.append((present_js[n], s, t))
+                # not identical: maybe only "" read for empty, or 40.0 for 40
+                blanked = tuple([None if c == "" else c for c in sproj])
+                if blanked != tproj or tuple(map(type, blanked)) != tuple(map(type, tproj)):
+                    # cells differ: compare each as written and read back
+                    for n, (s, t) in enumerate(zip(sproj, tproj, strict=True)):
+                        if not same_value(s, t):
+                            diffs.append((present_js[n], s, t))
             for jn in new_js:
                 # a column inserted now: every non-empty value is a change
                 if not is_empty(trow[jn]):
                     diffs.append((jn, None, trow[jn]))
-            clear_status = status_at is not None and not is_empty(srow[status_at])
+            status = srow[status_at] if status_at is not None and status_at < len(srow) else None
+            clear_status = status is not None and status != ""
             if not diffs and not clear_status:
                 # unchanged row: nothing written
                 self.unchanged += 1
@@ -409,9 +432,12 @@ class _Planner:
 
     def run(self) -> Plan:
         table, snap = self.table, self.snap
-        self.report_index: dict[Key, int] = {}
-        for j, key in enumerate(table.keys):
-            self.report_index.setdefault(key, j)
+        # key -> its first report row (a later repeat of a key is ignored)
+        n = len(table.keys)
+        self.report_index: dict[Key, int] = dict(
+            zip(reversed(table.keys), range(n - 1, -1, -1), strict=True)
+        )
+        self.report_index.pop(("",) * len(table.key_fields), None)  # never a key
         self.read_header()
         self.read_rows()
         self.classify()
@@ -428,7 +454,11 @@ class _Planner:
         deleted = set(self.deletes)
         key_cols = tuple(self.final[f] + 1 for f in self.key_fields if f in self.final)
         if len(key_cols) == len(self.key_fields):
-            expected = tuple(k for i, k in enumerate(self.keys) if i not in deleted)
+            expected = (
+                tuple(k for i, k in enumerate(self.keys) if i not in deleted)
+                if deleted
+                else tuple(self.keys)
+            )
         else:
             key_cols, expected = (), ()
         missing = len(self.missing)
@@ -441,7 +471,7 @@ class _Planner:
             newly_missing=missing - len(self.deletes) - self.already_marked,
             deleted=len(self.deletes),
             unchanged=self.unchanged,
-            sheet_rows=len(self.synced),
+            sheet_rows=len(self.matched) + len(self.gone),
         )
         start = self.insert_at + 1
         result = Plan(

@@ -142,7 +142,7 @@ def test_after_a_person_sorts_the_rows_changes_land_on_the_right_rows() -> None:
     assert value(sheet, "a", "pct") == 10 and value(sheet, "a", "notes") == "called"
     assert value(sheet, "c", "pct") == 30 and value(sheet, "c", "notes") == "on leave"
     assert result.counts.updated_rows == 2 and result.counts.unchanged == 1
-    assert result.samples == ("row 4 (a, Py): pct 1 -> 10", "row 2 (c, Py): pct 3 -> 30")
+    assert result.samples == ("row 2 (c, Py): pct 3 -> 30", "row 4 (a, Py): pct 1 -> 10")
 
 
 def test_blank_and_hand_typed_rows_between_data_rows_are_left_alone() -> None:

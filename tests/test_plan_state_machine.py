@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
+from hypothesis.stateful import RuleBasedStateMachine, precondition, rule
 
 from sync.model import (
     MISSING_PREFIX,
@@ -55,6 +55,9 @@ Anchor = tuple[str, Any]  # ("key", Key) | ("hand", marker) | ("free", None)
 
 
 class SheetLife(RuleBasedStateMachine):
+    #: The missing_rows option of every sync.
+    mode = "mark"
+
     def __init__(self) -> None:
         super().__init__()
         self.sheet = MemorySheet("Course progress", exists=False)
@@ -64,15 +67,10 @@ class SheetLife(RuleBasedStateMachine):
         self.note_columns: list[str] = []
         self.counter = 0
         self.today = date(2024, 1, 1)
-        self.mode = "mark"
 
     def fresh(self, prefix: str) -> str:
         self.counter += 1
         return f"{prefix}-{self.counter}"
-
-    @initialize(mode=st.sampled_from(["mark", "mark", "keep", "delete_unannotated"]))
-    def choose_mode(self, mode: str) -> None:
-        self.mode = mode
 
     # --- the sheet as a person sees it --------------------------------------------
 
@@ -220,6 +218,33 @@ class SheetLife(RuleBasedStateMachine):
             col = self.sheet.column(names[field % len(names)])
             self.sheet.set_cell(2 + i % self.data_rows(), col, value)
 
+    def managed_non_key_columns(self) -> list[str]:
+        return [n for n in [*FIELDS, STATUS_COLUMN] if self.sheet.column(n)]
+
+    @precondition(lambda self: self.has_header())
+    @rule(which=st.integers(0, 10))
+    def person_renames_a_managed_header(self, which: int) -> None:
+        names = self.managed_non_key_columns()
+        if names:
+            name = names[which % len(names)]
+            self.sheet.set_cell(1, self.sheet.column(name), self.fresh(f"{name} (old)"))
+
+    @precondition(lambda self: self.has_header())
+    @rule(which=st.integers(0, 10), notes=st.booleans())
+    def person_deletes_a_column(self, which: int, notes: bool) -> None:
+        names = self.note_columns if notes else self.managed_non_key_columns()
+        if not names:
+            return
+        name = names[which % len(names)]
+        col = self.sheet.column(name)
+        for row in self.rows:
+            if len(row) >= col:
+                cell = row.pop(col - 1)
+                if isinstance(cell, str):
+                    self.notes.pop(cell, None)
+        if notes:
+            self.note_columns.remove(name)
+
     # --- the connector ---------------------------------------------------------------
 
     @rule(days=st.integers(0, 3))
@@ -313,23 +338,40 @@ class SheetLife(RuleBasedStateMachine):
                     assert isinstance(status, str) and status.startswith(MISSING_PREFIX)
 
 
-SheetLife.TestCase.settings = settings(
-    max_examples=50,
-    stateful_step_count=30,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
-TestSheetLife = SheetLife.TestCase
+def machine_settings(examples: int) -> settings:
+    return settings(
+        max_examples=examples,
+        stateful_step_count=30,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+    )
+
+
+class DeletingSheetLife(SheetLife):
+    mode = "delete_unannotated"
+
+
+class KeepingSheetLife(SheetLife):
+    mode = "keep"
+
+
+SheetLife.TestCase.settings = machine_settings(50)
+DeletingSheetLife.TestCase.settings = machine_settings(50)
+KeepingSheetLife.TestCase.settings = machine_settings(20)
+TestMarkingSheet = SheetLife.TestCase
+TestDeletingSheet = DeletingSheetLife.TestCase
+TestKeepingSheet = KeepingSheetLife.TestCase
 
 
 class LongSheetLife(SheetLife):
     pass
 
 
-LongSheetLife.TestCase.settings = settings(
-    max_examples=200,
-    stateful_step_count=30,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
-TestLongSheetLife = pytest.mark.slow(LongSheetLife.TestCase)
+class LongDeletingSheetLife(DeletingSheetLife):
+    pass
+
+
+LongSheetLife.TestCase.settings = machine_settings(200)
+LongDeletingSheetLife.TestCase.settings = machine_settings(200)
+TestLongMarkingSheet = pytest.mark.slow(LongSheetLife.TestCase)
+TestLongDeletingSheet = pytest.mark.slow(LongDeletingSheetLife.TestCase)
