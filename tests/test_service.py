@@ -3,14 +3,22 @@
 The service writes a real .xlsx workbook (the workbook backend) and reads its
 reports from an in-process source built on the sandbox's data generator; time
 is a fake clock whose ``sleep`` moves it on, so hours pass in milliseconds.
-The real CLI as a subprocess is tested in ``test_service_cli.py``.
+The second half runs the real CLI as a subprocess against the sandbox and
+the Sheets API emulator (or a workbook).
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import signal
 import socket
+import subprocess
+import sys
 import threading
+import time
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -24,10 +32,14 @@ import pytest
 from sync.config import Config, parse_config
 from sync.engine import Cancelled
 from sync.errors import EX_OK, AuthError, BadResponse, SourceError
+from sync.lock import WriterLock
 from sync.notify import Notifier
+from sync.sandbox import Sandbox
 from sync.sandbox_data import World
 from sync.service import Service, next_at, next_slot, status_line
 from sync.sheets.workbook import WorkbookBackend
+from tests.e2e import Site, clean_env
+from tests.emulator import Emulator
 
 START = datetime(2024, 1, 15, 11, 0, tzinfo=UTC)
 
@@ -355,3 +367,253 @@ def test_systemd_notifications_and_watchdog_during_long_waits(tmp_path: Path) ->
     assert sum(m == "WATCHDOG=1" for m in messages) >= 12
     assert max(h.clock.sleeps) <= 300
     assert messages[-1].startswith("STOPPING=1")
+
+
+# --- the real CLI as a subprocess ----------------------------------------------------
+#
+# Subprocesses cannot share a fake clock: these use a real 2 s interval (allowed
+# only with DQ_SHEETS_SYNC_ALLOW_SHORT_INTERVALS=1) and loose timing assertions.
+
+BOUND = 30.0  # the stop bound the service promises
+
+
+class Child:
+    """``python -m sync`` in the background; always killed by ``close``."""
+
+    def __init__(self, args: list[str], env: dict[str, str], cwd: Path) -> None:
+        self.log_path = cwd / f"service-{len(list(cwd.glob('service-*.log')))}.log"
+        self._log = self.log_path.open("w")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "sync", *args],
+            env=env,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def signal(self, sig: int) -> float:
+        self.proc.send_signal(sig)
+        return time.monotonic()
+
+    def wait(self, timeout: float = BOUND + 5) -> int:
+        return self.proc.wait(timeout=timeout)
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        self._log.close()
+
+
+def wait_for(check: Callable[[], Any], child: Child, what: str, timeout: float = 20) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        if child.proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}; service log:\n{child.log()[-3000:]}")
+
+
+@pytest.fixture
+def team(sandbox_factory: Callable[..., Sandbox]) -> Sandbox:
+    return sandbox_factory(clock=time.monotonic, rate_per_minute=1000, learners=8)
+
+
+def workbook_site(tmp_path: Path, team: Sandbox, title: str = "Time spent") -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(
+        f'[dataquest]\nteam_id = "{team.team_id}"\nbase_url = "{team.url}"\n'
+        '[workbook]\npath = "out.xlsx"\n[schedule]\nevery = "2s"\n'
+        f'[[worksheet]]\nendpoint = "time_spent"\ntitle = "{title}"\n',
+        encoding="utf-8",
+    )
+    return path
+
+
+def service_env(team: Sandbox, tmp_path: Path, **extra: str) -> dict[str, str]:
+    return clean_env(
+        DATAQUEST_API_KEY=team.api_key,
+        DQ_SHEETS_SYNC_ALLOW_SHORT_INTERVALS="1",
+        RUNTIME_DIRECTORY=str(tmp_path),
+        **extra,
+    )
+
+
+def sheet_results(path: Path) -> dict[str, str]:
+    """The status worksheet's "result" per worksheet, read like a person would."""
+    try:
+        book = openpyxl.load_workbook(path, read_only=True)
+    except (OSError, KeyError, zipfile.BadZipFile):
+        return {}
+    if "Sync status" not in book.sheetnames:
+        return {}
+    rows = list(book["Sync status"].iter_rows(values_only=True))
+    book.close()
+    header = list(rows[0])
+    return {r[0]: str(r[header.index("result")]) for r in rows[1:] if r and r[0]}
+
+
+def test_service_runs_cycles_and_the_sheet_follows_the_team(
+    tmp_path: Path, emulator: Emulator, team: Sandbox
+) -> None:
+    site = Site(tmp_path, emulator, team, worksheets=[("time_spent", "Time spent")])
+    site.write_config([("time_spent", "Time spent")], extra='\n[schedule]\nevery = "2s"\n')
+    child = Child(["--config", str(site.config_path)], service_env(team, tmp_path), tmp_path)
+    try:
+        wait_for(
+            lambda: child.log().count("worksheet synced") >= 3, child, "three cycles", timeout=30
+        )
+        child.signal(signal.SIGTERM)
+        assert child.wait() == 0
+    finally:
+        child.close()
+    assert len(team.requests) >= 3
+    sheet = {r["email"]: r["all time: hours spent"] for r in site.records("Time spent")}
+    world = World(team.seed, team.learners)
+    epochs = [
+        e
+        for e in range(2, team.epoch + 1)
+        if all(
+            sheet.get(r["email"]) == r["all time: hours spent"]
+            for r in world.records("time_spent", e)
+        )
+    ]
+    assert epochs, "the sheet shows the data of the third cycle or a later one"
+    assert site.records("Sync status")[0]["result"] == "ok"
+
+
+def test_sigterm_during_a_slow_write_finishes_it_and_exits_0(
+    tmp_path: Path, emulator: Emulator, team: Sandbox
+) -> None:
+    site = Site(tmp_path, emulator, team, worksheets=[("time_spent", "Time spent")])
+    site.write_config([("time_spent", "Time spent")], extra='\n[schedule]\nevery = "2s"\n')
+    emulator.latency = 0.3
+    child = Child(["--config", str(site.config_path)], service_env(team, tmp_path), tmp_path)
+    sent: list[float] = []
+    emulator.before_request(
+        lambda req: sent.append(child.signal(signal.SIGTERM)), kind="values.batchUpdate"
+    )
+    try:
+        assert child.wait() == 0
+        stopped = time.monotonic()
+    finally:
+        child.close()
+    assert sent and stopped - sent[0] < BOUND
+    # the write in progress was finished: every learner is on the sheet
+    emails = [r["email"] for r in site.records("Time spent")]
+    assert len(emails) == team.learners
+    emulator.latency = 0.0
+    once = site.cli("--once", timeout=60, DQ_SHEETS_SYNC_ALLOW_SHORT_INTERVALS="1")
+    assert once.returncode == 0, once.stderr
+    emails = [r["email"] for r in site.records("Time spent")]
+    assert len(emails) == len(set(emails)) >= team.learners  # converged, no duplicates
+
+
+def test_systemd_notify_reload_and_a_broken_config(tmp_path: Path, team: Sandbox) -> None:
+    config = workbook_site(tmp_path, team)
+    address = str(tmp_path / "notify.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    listener.bind(address)
+    listener.settimeout(0.2)
+    messages: list[str] = []
+    done = threading.Event()
+
+    def drain() -> None:
+        while not done.is_set():
+            with contextlib.suppress(TimeoutError):
+                messages.extend(listener.recv(4096).decode().split("\n"))
+
+    reader = threading.Thread(target=drain)
+    reader.start()
+    env = service_env(team, tmp_path, NOTIFY_SOCKET=address, WATCHDOG_USEC="400000")
+    child = Child(["--config", str(config)], env, tmp_path)
+    try:
+        wait_for(lambda: "READY=1" in messages, child, "READY=1")
+        wait_for(
+            lambda: any(m.startswith("STATUS=") and "1 worksheet synced" in m for m in messages),
+            child,
+            "STATUS= after a cycle",
+        )
+        wait_for(lambda: messages.count("WATCHDOG=1") >= 3, child, "watchdog pings")
+        # SIGHUP with a new worksheet title: the new tab appears
+        workbook_site(tmp_path, team, title="Hours")
+        child.signal(signal.SIGHUP)
+        wait_for(lambda: "RELOADING=1" in messages, child, "RELOADING=1")
+        reloaded = messages.index("RELOADING=1")
+        assert any(m.startswith("MONOTONIC_USEC=") for m in messages[reloaded:])
+        wait_for(lambda: "READY=1" in messages[reloaded:], child, "READY=1 after the reload")
+        wait_for(lambda: "Hours" in sheet_results(tmp_path / "out.xlsx"), child, "the new tab")
+        # a broken config is logged and ignored; the service goes on
+        config.write_text("[dataquest\nbroken", encoding="utf-8")
+        child.signal(signal.SIGHUP)
+        wait_for(lambda: "keeping the previous configuration" in child.log(), child, "a log line")
+        seen = len(messages)
+        wait_for(lambda: any("synced" in m for m in messages[seen:]), child, "a cycle after that")
+        child.signal(signal.SIGTERM)
+        assert child.wait() == 0
+    finally:
+        child.close()
+        done.set()
+        reader.join()
+        listener.close()
+    assert "STOPPING=1" in messages[-3:]
+    line = [x for x in child.log().splitlines() if "keeping the previous configuration" in x]
+    assert len(line) == 1 and "TOML" in line[0]
+
+
+def test_once_exits_75_while_another_writer_holds_the_lock(tmp_path: Path, team: Sandbox) -> None:
+    config = workbook_site(tmp_path, team)
+    env = service_env(team, tmp_path, DQ_SHEETS_SYNC_LOCK_WAIT="0.5")
+    holder = WriterLock(str((tmp_path / "out.xlsx").resolve()), env=env, wait=0)
+    with holder:
+        once = subprocess.run(
+            [sys.executable, "-m", "sync", "--config", str(config), "--once"],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert once.returncode == 75, once.stderr
+        assert f"pid {os.getpid()}" in once.stderr
+        # the service waits its turn too: it keeps running and syncs once the lock is free
+        child = Child(["--config", str(config)], env, tmp_path)
+        try:
+            wait_for(lambda: "is writing to" in child.log(), child, "the service to find it busy")
+            holder.release()
+            wait_for(lambda: sheet_results(tmp_path / "out.xlsx"), child, "a sync after release")
+            child.signal(signal.SIGTERM)
+            assert child.wait() == 0
+        finally:
+            child.close()
+
+
+def test_a_failing_dataquest_is_recorded_then_the_service_recovers(
+    tmp_path: Path, team: Sandbox
+) -> None:
+    config = workbook_site(tmp_path, team)
+    team.inject(500, count=2)
+    child = Child(["--config", str(config)], service_env(team, tmp_path), tmp_path)
+    seen: list[str] = []
+
+    def watch() -> bool:
+        result = sheet_results(tmp_path / "out.xlsx").get("Time spent")
+        if result and (not seen or seen[-1] != result):
+            seen.append(result)
+        return bool(seen) and seen[-1] == "ok"
+
+    try:
+        wait_for(watch, child, "a failure, then success", timeout=30)
+        child.signal(signal.SIGTERM)
+        assert child.wait() == 0
+    finally:
+        child.close()
+    assert seen[0].startswith("failed: ") and "HTTP 500" in seen[0]
+    assert seen[-1] == "ok"
