@@ -47,6 +47,7 @@ MAX_CELL_CHARS = 50_000
 _MAX_NAMED_KEYS = 5
 
 _EPOCH = datetime(1899, 12, 30)
+_EPOCH_ORDINAL = _EPOCH.toordinal()
 _TIMESTAMP = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})"
     r"(?::(\d{2})(?:[.,](\d{1,9}))?)?"
@@ -109,8 +110,8 @@ def to_serial(ts: datetime, timezone: str | None = None) -> float:
     """
     if timezone is not None and ts.tzinfo is not None:
         ts = ts.astimezone(ZoneInfo(timezone))
-    delta = ts.replace(tzinfo=None) - _EPOCH
-    return delta.days + (delta.seconds + delta.microseconds / 1_000_000) / 86_400
+    seconds = ts.hour * 3600 + ts.minute * 60 + ts.second + ts.microsecond / 1_000_000
+    return ts.toordinal() - _EPOCH_ORDINAL + seconds / 86_400
 
 
 def from_serial(serial: float) -> datetime:
@@ -125,7 +126,7 @@ class _Typer:
         self.tz: ZoneInfo | dt_timezone
         self.warnings: list[str] = []
         try:
-            self.tz = ZoneInfo(tz_name)
+            self.tz = UTC if tz_name in ("UTC", "Etc/UTC") else ZoneInfo(tz_name)
         except (ZoneInfoNotFoundError, ValueError):
             self.tz = UTC
             self.warnings.append(f"unknown time zone {tz_name!r}: timestamps written in UTC")
@@ -135,17 +136,15 @@ class _Typer:
 
     def cell(self, column: str, value: Any) -> Cell:
         kind = type(value)
-        if value is None:
-            return None
         if kind is str:
-            return self.text(column, value)
-        if kind is bool:
-            return bool(value)
-        if kind is int:
-            return int(value)
+            if value[4:5] == "-" or len(value) > MAX_CELL_CHARS:
+                return self.text(column, value)  # maybe a timestamp, maybe too long
+            return value  # plain text, the usual case
+        if value is None or kind is int or kind is bool:
+            return value
         if kind is float:
             if math.isfinite(value):
-                return float(value)
+                return value
             self.not_finite.add(column)
             return None
         if isinstance(value, bool):
@@ -161,8 +160,9 @@ class _Typer:
         ts = parse_timestamp(value)
         if ts is not None:
             self.datetime_columns.add(column)
-            local = ts.astimezone(self.tz).replace(tzinfo=None)
-            return to_serial(local)
+            if ts.tzinfo is not self.tz:
+                ts = ts.astimezone(self.tz)
+            return to_serial(ts)
         return self.truncate(column, value)
 
     def truncate(self, column: str, text: str) -> str:
@@ -180,6 +180,22 @@ class _Typer:
             names = ", ".join(sorted(self.truncated))
             out.append(f"text longer than {MAX_CELL_CHARS} characters cut in: {names}")
         return out
+
+
+def _fields(record: Mapping[Any, Any], clean: set[frozenset[Any]]) -> Mapping[str, Any]:
+    """The record's fields by column name: the record itself when it is flat
+    with clean names (the usual case), else flattened by ``_flatten``.
+    ``clean`` remembers the name sets already found clean."""
+    if type(record) is dict and dict not in map(type, record.values()):
+        names = frozenset(record)
+        if names in clean:
+            return record
+        if all(type(n) is str and n and n == n.strip() for n in names):
+            clean.add(names)
+            return record
+    out: dict[str, Any] = {}
+    _flatten(record, "", out)
+    return out
 
 
 def _flatten(record: Mapping[Any, Any], prefix: str, out: dict[str, Any]) -> None:
@@ -221,19 +237,21 @@ def build_table(
     """
     if isinstance(records, Mapping | str | bytes):
         raise BadResponse(f"{endpoint}: expected a list of records, got {type(records).__name__}")
-    flat: list[dict[str, Any]] = []
+    flat: list[Mapping[str, Any]] = []
     seen_columns: dict[str, None] = {}
+    last_names: object = None
+    clean: set[frozenset[Any]] = set()
     for number, record in enumerate(records, start=1):
-        if not isinstance(record, Mapping):
+        if type(record) is not dict and not isinstance(record, Mapping):
             raise BadResponse(
                 f"{endpoint}: record {number} is not an object but {type(record).__name__}"
             )
-        fields: dict[str, Any] = {}
-        _flatten(record, "", fields)
+        fields = _fields(record, clean)
         flat.append(fields)
-        for name in fields:
-            if name not in seen_columns:
-                seen_columns[name] = None
+        names = fields.keys()
+        if names != last_names:  # most records repeat the previous one's fields
+            seen_columns.update(dict.fromkeys(names))
+            last_names = names
     columns = tuple(seen_columns)
     key_fields = tuple(name.strip() for name in key_fields)
     if flat:
@@ -252,10 +270,16 @@ def build_table(
     first_row: dict[Key, int] = {}
     empty_keys = 0
     conflicts: list[Key] = []
+    cell = typer.cell
     for fields in flat:
-        cell = typer.cell
-        row = tuple(cell(name, fields.get(name)) for name in columns)
-        key = normalise_key([row[i] for i in key_index])
+        row = tuple(map(cell, columns, map(fields.get, columns)))
+        parts = [row[i] for i in key_index]
+        try:  # all text, the usual case
+            key: Key | None = tuple(map(str.strip, parts))  # type: ignore[arg-type]
+            if not any(key):  # type: ignore[arg-type]
+                key = None
+        except TypeError:  # numbers, booleans, empty cells
+            key = normalise_key(parts)
         if key is None:
             # a record with an entirely empty key: nothing to find its row by
             empty_keys += 1
