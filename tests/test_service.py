@@ -617,3 +617,30 @@ def test_a_failing_dataquest_is_recorded_then_the_service_recovers(
         child.close()
     assert seen[0].startswith("failed: ") and "HTTP 500" in seen[0]
     assert seen[-1] == "ok"
+
+
+def test_a_second_ctrl_c_stops_at_once_with_130(
+    tmp_path: Path, emulator: Emulator, team: Sandbox
+) -> None:
+    site = Site(tmp_path, emulator, team, worksheets=[("time_spent", "Time spent")])
+    site.write_config([("time_spent", "Time spent")], extra='\n[schedule]\nevery = "2s"\n')
+    env = service_env(team, tmp_path)
+    assert site.cli("--once", **env).returncode == 0  # the worksheet exists: reads take 2 calls
+    child = Child(["--config", str(site.config_path)], env, tmp_path)
+    first = threading.Event()
+
+    def interrupt(req: Any) -> None:
+        child.signal(signal.SIGINT)  # the read goes on: nothing written yet
+        emulator.latency = 5.0  # the rest of the read hangs
+        first.set()
+
+    emulator.before_request(interrupt, kind="spreadsheets.get")
+    try:
+        assert first.wait(20), child.log()
+        time.sleep(0.5)
+        second = child.signal(signal.SIGINT)
+        assert child.wait() == 130
+        assert time.monotonic() - second < 4  # did not wait for the slow read
+    finally:
+        child.close()
+    assert "Interrupted." in child.log()
