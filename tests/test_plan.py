@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from sync.errors import GridLimit
 from sync.model import (
     STATUS_COLUMN,
     CellUpdate,
@@ -23,7 +24,7 @@ from sync.model import (
     normalise_key,
 )
 from sync.plan import PlanOptions, column_letter, plan
-from sync.sheets.memory import MemorySheet
+from sync.sheets.memory import MemoryBackend, MemorySheet
 from sync.table import build_table
 
 TODAY = date(2024, 3, 1)
@@ -412,3 +413,52 @@ def test_samples_are_capped_at_ten() -> None:
     sheet = synced_sheet(*(r(str(i), pct=0) for i in range(20)))
     result = sync(sheet, [r(str(i), pct=1) for i in range(20)])
     assert len(result.samples) == 10 and result.counts.updated_rows == 20
+
+
+# --- the in-memory backend, driven like the engine drives a backend ---------------
+
+
+def test_memory_backend_runs_a_cycle_through_the_backend_protocol() -> None:
+    backend = MemoryBackend(timezone="Europe/Berlin")
+    title = "Course progress"
+    snapshots = backend.read([title])
+    assert not snapshots[title].exists and backend.timezone() == "Europe/Berlin"
+    table = build_table("course_progress", [r("a", seen=TS)], KEY, timezone=backend.timezone())
+    result = plan(table, snapshots[title], PlanOptions(today=TODAY))
+    assert backend.refuse([result]) == {}
+    backend.apply_structure([result])
+    found = backend.read_keys({title: result.key_columns})[title]
+    assert keys_match(result.expected_keys, tuple(normalise_key(k) for k in found))
+    backend.apply_values([result])
+    backend.close()
+    sheet = backend.sheets[title]
+    assert sheet.rows[1] == ["a", "Py", 0, TS_SERIAL + 1 / 24]
+    assert backend.calls == [
+        "read",
+        "refuse",
+        "apply_structure",
+        "read_keys",
+        "apply_values",
+        "close",
+    ]
+
+
+def test_memory_sheet_refuses_writes_outside_the_grid() -> None:
+    sheet = MemorySheet("S", [["email"]])
+    with pytest.raises(GridLimit, match="exceeds grid limits"):
+        sheet.apply(Plan("S", updates=(CellUpdate(5, 1, "x"),)))
+
+
+def test_memory_sheet_reads_like_the_sheets_api() -> None:
+    sheet = MemorySheet("S", [["a", None, "c", None], [None, 1, None], [], [None]])
+    snap = sheet.snapshot()
+    assert snap.header == ("a", "", "c") and snap.rows == (("", 1),)
+
+
+def test_the_re_read_guard_sees_a_person_sorting_between_plan_and_write() -> None:
+    sheet = synced_sheet(r("a", pct=1), r("b", pct=1))
+    table = build_table("x", [r("a", pct=2), r("b", pct=1)], KEY)
+    result = plan(table, sheet.snapshot(), PlanOptions(today=TODAY))
+    sheet.rows[1:] = sheet.rows[:0:-1]  # sorted after the snapshot
+    found = tuple(normalise_key(k) for k in sheet.keys(result.key_columns))
+    assert not keys_match(result.expected_keys, found)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from sync.errors import GridLimit, SyncError
 from sync.model import Cell, Plan, Snapshot, is_empty
@@ -223,3 +224,9 @@ class MemoryBackend:
     def close(self) -> None:
         self.calls.append("close")
         self.closed = True
+
+
+if TYPE_CHECKING:  # mypy checks that MemoryBackend implements the protocol
+    from sync.sheets.base import Backend
+
+    _backend: Backend = MemoryBackend()
