@@ -51,6 +51,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import requests
+
 from tests.benchmarks import strategies
 from tests.benchmarks.strategies import KEY_FIELDS, Target
 
@@ -188,22 +190,54 @@ class Scenario:
 # -- the child: one strategy, one step, its own process --------------------------------
 
 
-def _rss_now_kb() -> int:
-    with open("/proc/self/statm") as fh:
-        return int(fh.read().split()[1]) * (os.sysconf("SC_PAGE_SIZE") // 1024)
+def peak_rss_kb() -> int:
+    """This process's peak resident set since its ``exec`` (``VmHWM``), in kB.
+
+    Not ``ru_maxrss``: on Linux, ``exec`` carries the pre-exec memory's high-water
+    mark into ``ru_maxrss``, so a child forked from this parent (which holds the
+    emulator's sheets) would report the parent's size. ``VmHWM`` is per address
+    space. Falls back to ``ru_maxrss`` where /proc is missing.
+    """
+    try:
+        with open("/proc/self/status") as fh:
+            for text in fh:
+                if text.startswith("VmHWM:"):
+                    return int(text.split()[1])
+    except OSError:
+        pass
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+
+
+class _Waits:
+    """Adds up, per response, the time from sending a request to its answer's
+    headers (``Response.elapsed``): latency plus the server's own work."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.count = 0
+
+    def observe(self, session: requests.Session) -> None:
+        session.hooks["response"].append(self._hook)
+
+    def _hook(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        self.seconds += response.elapsed.total_seconds()
+        self.count += 1
 
 
 def child(spec: dict[str, Any]) -> dict[str, Any]:
     """Run ``spec['step']`` of ``spec['strategy']``; returns the measurements."""
     scenario = Scenario(spec["size"], spec["seed"])
     step, strategy = spec["step"], spec["strategy"]
-    target = Target(spec["url"], spec["spreadsheet_id"], Path(spec["credentials"]), TITLE)
+    waits = _Waits()
+    target = Target(
+        spec["url"], spec["spreadsheet_id"], Path(spec["credentials"]), TITLE, waits.observe
+    )
     records = scenario.base if step == "setup" else scenario.refreshed
     if step == "planner":
         return _planner(target, records)
     changed = scenario.changed_records(no_change=step == "nochange")
     cap = int(spec.get("upsert_cap") or 0)
-    rss_before = _rss_now_kb()
+    rss_before = peak_rss_kb()
     t0 = time.perf_counter()
     if strategy == "dq-sheets-sync":
         info = strategies.engine_refresh(target, records, now=NOW)
@@ -215,8 +249,9 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
     wall = time.perf_counter() - t0
     info.update(
         wall=wall,
+        api_wait=waits.seconds,
         rss_before_kb=rss_before,
-        peak_rss_kb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        peak_rss_kb=peak_rss_kb(),
     )
     return info
 
@@ -277,7 +312,7 @@ def _planner(target: Target, records: list[dict[str, Any]]) -> dict[str, Any]:
         "build_table": build,
         "plan": best,
         "updates": len(result.updates),
-        "peak_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        "peak_rss_kb": peak_rss_kb(),
     }
 
 
@@ -314,6 +349,7 @@ class Step:
     bytes_sent: int = 0
     bytes_received: int = 0
     wall: float = 0.0
+    api_wait: float = 0.0
     peak_rss_mb: float = 0.0
     annotations_kept: float = math.nan
     rows_current: float = math.nan
@@ -416,6 +452,14 @@ class Options:
     seed: int = 8
     upsert_cap: int = 0
     strategies: tuple[str, ...] = STRATEGIES
+    #: Run each step in this process instead of a child (the smoke test: fast,
+    #: exact counts, but RSS and times are not the strategy's own).
+    in_process: bool = False
+    #: 1-minute load average before and after the run.
+    load: tuple[float, float] = (0.0, 0.0)
+
+    def run(self, spec: dict[str, Any]) -> dict[str, Any]:
+        return child(spec) if self.in_process else run_child(spec)
 
 
 def run_size(emulator: Any, credentials: Path, size: int, opts: Options) -> list[Step]:
@@ -447,10 +491,10 @@ def run_strategy(
     try:
         _say(f"{scenario.size:>7} rows, {strategy}: setup")
         emulator.latency = 0.0
-        run_child({**spec, "step": "setup"})
+        opts.run({**spec, "step": "setup"})
         annotate_and_sort(person, scenario)
         if ours:
-            planner = run_child({**spec, "step": "planner"})
+            planner = opts.run({**spec, "step": "planner"})
             steps.append(
                 Step(
                     strategy,
@@ -466,7 +510,7 @@ def run_strategy(
             _say(f"{scenario.size:>7} rows, {strategy}: {step}")
             before = person.values(TITLE)
             emulator.clear_log()
-            info = run_child({**spec, "step": step})
+            info = opts.run({**spec, "step": step})
             stats = log_stats(emulator, sid)
             after = person.values(TITLE)
             kept, current = check_sheet(scenario, after)
@@ -475,6 +519,7 @@ def run_strategy(
                 scenario.size,
                 step,
                 wall=info["wall"],
+                api_wait=info["api_wait"],
                 peak_rss_mb=info["peak_rss_kb"] / 1024,
                 annotations_kept=kept,
                 rows_current=current,
@@ -502,6 +547,7 @@ def _project(s: Step, info: dict[str, Any]) -> None:
     s.cells += rest * len(FIELDS)
     s.bytes_sent += int(rest * per_write_bytes)
     s.wall += rest * info.get("seconds_per_row_write", 0.0)
+    s.api_wait += rest * s.api_wait / max(s.requests - rest, 1)
     s.projected = True
 
 
@@ -531,7 +577,7 @@ def refresh_table(steps: list[Step], step: str) -> list[str]:
         "Sheets requests (reads + writes)",
         "cells written",
         "bytes sent",
-        "wall s",
+        "wall s (waiting for the API)",
         "write-quota min",
         "peak RSS MB",
         "annotations in place",
@@ -550,7 +596,7 @@ def refresh_table(steps: list[Step], step: str) -> list[str]:
                     f"{s.requests:,} ({s.reads} + {s.writes:,}){mark}",
                     f"{s.cells:,}{mark}",
                     _mb(s.bytes_sent),
-                    f"{s.wall:.2f}{mark}",
+                    f"{s.wall:.2f} ({s.api_wait:.2f}){mark}",
                     f"{s.quota_minutes:.2f}",
                     f"{s.peak_rss_mb:.0f}",
                     _pct(s.annotations_kept),
@@ -681,7 +727,9 @@ def report(steps: list[Step], scenarios: dict[int, Scenario], opts: Options, sec
         "# Benchmark: dq-sheets-sync, full rewrite and per-row upsert (issue #8)",
         "",
         f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {machine()}; "
-        f"{seconds / 60:.1f} minutes in all.",
+        f"{seconds / 60:.1f} minutes in all; load average {opts.load[0]:.2f} before and "
+        f"{opts.load[1]:.2f} after (other work was running on the machine: times are noisy, "
+        "counts are exact).",
         "",
         "Command: `python -m tests.benchmarks.bench_sync --sizes "
         + ",".join(str(n) for n in opts.sizes)
@@ -726,13 +774,17 @@ def report(steps: list[Step], scenarios: dict[int, Scenario], opts: Options, sec
         "clears do not). For dq-sheets-sync this includes the `Sync status` worksheet's row.",
         "- Bytes sent: request bodies (JSON), no HTTP headers. Wall time: in the child, from "
         "creating the client (token request included) to the last answer; the report is "
-        "already in memory.",
+        "already in memory. In brackets, the time spent waiting for answers (the sum of "
+        "`requests`' `Response.elapsed`: the injected latency plus the emulator's own work, "
+        "which is not Google's); the rest is the strategy's own CPU time in the child.",
         f"- Write-quota minutes: writes / {WRITES_PER_MINUTE} (Google allows "
         f"{WRITES_PER_MINUTE} write requests per minute per user), unrounded: the share of a "
         "minute's quota the refresh uses. Above 1.0 the refresh must wait for the quota, "
         "so its real wall time is at least that many minutes minus one.",
-        "- Peak RSS: `ru_maxrss` of the child that ran the strategy (interpreter, libraries, "
-        "the report's records, the strategy's own data); the emulator is not in it.",
+        "- Peak RSS: `VmHWM` of the child that ran the strategy (interpreter, libraries, "
+        "the report's records, the strategy's own data); the emulator is not in it. Not "
+        "`ru_maxrss`: on Linux it keeps the high-water mark of the memory a process had "
+        "before `exec`, i.e. of the parent holding the emulator's sheets.",
         "- Annotations in place: annotation cells found on the row of the key they were typed "
         "beside. Rows current: report rows whose key has a row showing the new "
         "`progress_pct`.",
@@ -782,12 +834,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         upsert_cap=args.upsert_cap,
     )
     started = time.perf_counter()
+    load_before = os.getloadavg()[0]
     steps: list[Step] = []
     scenarios = {n: Scenario(n, opts.seed) for n in opts.sizes}
     with tempfile.TemporaryDirectory() as tmp, Emulator() as emulator:
         credentials = emulator.service_account(Path(tmp), email=EMAIL)
         for size in opts.sizes:
             steps += run_size(emulator, credentials, size, opts)
+    opts.load = (load_before, os.getloadavg()[0])
     text = report(steps, scenarios, opts, time.perf_counter() - started)
     print(text)
     if args.out:

@@ -38,6 +38,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import gspread
+import requests
 from gspread.utils import rowcol_to_a1
 
 from sync.config import parse_config
@@ -54,6 +55,11 @@ KEY_FIELDS = ("email", "path", "course", "mission")
 STATUS_SHEET = "Sync status"
 
 
+#: Called with each strategy's HTTP session before its first request (the
+#: benchmark adds a response hook to it to add up the time spent waiting).
+Observer = Callable[[requests.Session], None]
+
+
 @dataclass(frozen=True)
 class Target:
     """Where a strategy writes: a worksheet of a spreadsheet behind ``api_url``."""
@@ -62,11 +68,14 @@ class Target:
     spreadsheet_id: str
     credentials: Path
     title: str
+    observe: Observer | None = None
 
 
 def _gspread(target: Target) -> gspread.Worksheet:
     """Open the worksheet the way a gspread script does (two ``spreadsheets.get``)."""
     client = gspread_client_for(SimpleNamespace(url=target.api_url), target.credentials)
+    if target.observe is not None:
+        target.observe(client.http_client.session)
     return client.open_by_key(target.spreadsheet_id).worksheet(target.title)
 
 
@@ -95,6 +104,8 @@ def engine_refresh(
     )
     assert config.google is not None
     backend = GoogleBackend.from_config(config.google)
+    if target.observe is not None:
+        target.observe(backend.http.session)
     try:
         result = Engine(
             config, backend, StaticSource({ENDPOINT: records}), now=lambda: now
