@@ -30,9 +30,7 @@ def steps(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], Ste
     opts = Options(sizes=(SIZE,), latency=0.0, in_process=True)
     out: dict[tuple[str, str], Step] = {}
     with Emulator() as emulator:
-        credentials = emulator.service_account(
-            Path(tmp_path_factory.mktemp("bench")), email=EMAIL
-        )
+        credentials = emulator.service_account(Path(tmp_path_factory.mktemp("bench")), email=EMAIL)
         for strategy in opts.strategies:
             for s in run_strategy(emulator, credentials, scenario, strategy, opts):
                 out[(s.strategy, s.step)] = s
@@ -77,8 +75,8 @@ def test_our_no_change_refresh_writes_no_data_cell(steps: dict[tuple[str, str], 
 
 def test_the_planner_alone_plans_the_same_cells(steps: dict[tuple[str, str], Step]) -> None:
     refresh = steps[("dq-sheets-sync", "refresh")]
-    assert steps[("dq-sheets-sync", "planner")].info["updates"] == (
-        refresh.info["data_cells_planned"]
+    assert (
+        steps[("dq-sheets-sync", "planner")].info["updates"] == (refresh.info["data_cells_planned"])
     )
 
 
