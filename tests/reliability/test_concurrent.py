@@ -10,6 +10,7 @@ import pytest
 
 from sync.config import parse_config
 from sync.engine import Engine
+from sync.model import Cell
 from sync.sheets.google import GoogleBackend
 from tests.emulator import Emulator, LoggedRequest
 from tests.harness import StaticSource, tidy
@@ -65,7 +66,8 @@ def _two_column_rig(emulator: Emulator, credentials: Path, tmp_path: Path) -> An
             be.close()
 
     assert sync(1.0) == 0
-    person.set_cells("T", 1, 4, [["Notes"]] + [[f"note {i}"] for i in range(5)])
+    notes: list[list[Cell]] = [["Notes"], *([f"note {i}"] for i in range(5))]
+    person.set_cells("T", 1, 4, notes)
     return sync, person
 
 

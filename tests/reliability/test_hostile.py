@@ -103,7 +103,7 @@ def base_config(folder: Path) -> dict[str, Any]:
 
 
 ODD_TEXT = st.text(
-    st.characters(blacklist_categories=("Cs",)),  # TOML is UTF-8: no lone surrogates
+    st.characters(blacklist_categories=["Cs"]),  # TOML is UTF-8: no lone surrogates
     min_size=1,
     max_size=40,
 )

@@ -83,7 +83,8 @@ def known(site: Site, emulator: Emulator) -> Secrets:
 
 
 def _run(site: Site, known: Secrets, *args: str, expect: int, **env: str) -> str:
-    result = site.cli(*args, "--log-level", "debug", RUNTIME_DIRECTORY=str(site.tmp_path), **env)
+    env = {"RUNTIME_DIRECTORY": str(site.tmp_path), **env}
+    result = site.cli(*args, "--log-level", "debug", **env)  # type: ignore[arg-type]
     text = result.stdout + result.stderr
     assert result.returncode == expect, (args, result.stderr[-3000:])
     known.assert_absent(text, f"the output of {' '.join(args)}")
