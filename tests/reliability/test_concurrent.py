@@ -66,7 +66,8 @@ def _two_column_rig(emulator: Emulator, credentials: Path, tmp_path: Path) -> An
             be.close()
 
     assert sync(1.0) == 0
-    notes: list[list[Cell]] = [["Notes"], *([f"note {i}"] for i in range(5))]
+    notes: list[list[Cell]] = [["Notes"]]
+    notes += [[f"note {i}"] for i in range(5)]
     person.set_cells("T", 1, 4, notes)
     return sync, person
 
