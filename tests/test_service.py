@@ -356,6 +356,10 @@ def test_systemd_notifications_and_watchdog_during_long_waits(tmp_path: Path) ->
             env={"NOTIFY_SOCKET": address, "WATCHDOG_USEC": "600000000"},  # 10 min
         )
         h.run_until(3600 + 10)
+        deadline = time.monotonic() + 5
+        while not any(m.startswith("STOPPING=1") for m in messages[-1:]):
+            assert time.monotonic() < deadline, messages[-3:]
+            time.sleep(0.01)
     finally:
         done.set()
         reader.join()
@@ -558,6 +562,9 @@ def test_systemd_notify_reload_and_a_broken_config(tmp_path: Path, team: Sandbox
         wait_for(lambda: any("synced" in m for m in messages[seen:]), child, "a cycle after that")
         child.signal(signal.SIGTERM)
         assert child.wait() == 0
+        deadline = time.monotonic() + 5
+        while "STOPPING=1" not in messages and time.monotonic() < deadline:
+            time.sleep(0.01)  # already sent; the reader thread may not have it yet
     finally:
         child.close()
         done.set()
