@@ -21,7 +21,18 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sync.config import Config, WorksheetConfig
 from sync.errors import EX_CONFIG, EX_FAILED, EX_OK, EX_TEMPFAIL, SheetError, SyncError
 from sync.guards import GuardOptions, check
-from sync.model import Counts, Key, Plan, Snapshot, Table, keys_match, normalise_key
+from sync.model import (
+    Cell,
+    Counts,
+    Key,
+    Plan,
+    Snapshot,
+    Table,
+    header_after,
+    header_text,
+    keys_match,
+    normalise_key,
+)
 from sync.plan import PlanOptions, plan
 from sync.sheets.base import Backend
 from sync.table import build_table
@@ -229,7 +240,9 @@ class Engine:
             t = self._monotonic()
             try:
                 assert w.records is not None
-                w.table = build_table(w.ws.endpoint, w.records, w.ws.key, timezone=zone.key)
+                w.table = self._fit(
+                    build_table(w.ws.endpoint, w.records, w.ws.key, timezone=zone.key)
+                )
                 w.plan = plan(w.table, snapshots[w.ws.title], options)
                 check(w.plan, snapshots[w.ws.title], guard)
                 w.outcome = (
@@ -257,23 +270,54 @@ class Engine:
             jobs[status_title] = (status_table, status_options)
             plans[status_title] = plan(status_table, snapshots[status_title], status_options)
         self._checkpoint()
-        self._write(plans, jobs)
+        self._write(plans, jobs, snapshots)
         for w in ready:
             w.plan = plans.get(w.ws.title, w.plan)
 
-    def _write(self, plans: dict[str, Plan], jobs: Mapping[str, tuple[Table, PlanOptions]]) -> None:
-        """Structure, re-read guard, values; plans again (in place) when rows moved."""
+    def _fit(self, table: Table) -> Table:
+        """The table as the destination will store it (e.g. an .xlsx cell drops
+        control characters), so the planner compares like with like and a
+        second sync writes nothing."""
+        clean: Callable[[Cell], Cell] | None = getattr(self.backend, "clean", None)
+        if clean is None:
+            return table
+        rows = tuple(tuple(clean(c) for c in row) for row in table.rows)
+        changed = sum(
+            a != b
+            for old, new in zip(table.rows, rows, strict=True)
+            for a, b in zip(old, new, strict=True)
+        )
+        if not changed:
+            return table
+        at = [table.columns.index(f) for f in table.key_fields]
+        keys = tuple(
+            normalise_key([row[i] for i in at]) or old
+            for row, old in zip(rows, table.keys, strict=True)
+        )
+        note = f"{changed} value(s) changed to fit the destination's cells"
+        return replace(table, rows=rows, keys=keys, warnings=(*table.warnings, note))
+
+    def _write(
+        self,
+        plans: dict[str, Plan],
+        jobs: Mapping[str, tuple[Table, PlanOptions]],
+        snapshots: Mapping[str, Snapshot],
+    ) -> None:
+        """Structure, re-read guard, values; plans again (in place) when rows or
+        columns moved since the snapshot."""
+        snapshots = dict(snapshots)
         pending = [p for p in plans.values() if not p.is_noop]
         if not pending:
             return
         self.backend.apply_structure([p for p in pending if p.has_structure])
         for attempt in range(MAX_REPLANS + 1):
             to_check = {p.title: p.key_columns for p in pending if p.updates}
-            found = self.backend.read_keys(to_check) if to_check else {}
+            found = self.backend.read_guard(to_check) if to_check else {}
             stale = [
                 t
-                for t, cells in found.items()
-                if not keys_match(plans[t].expected_keys, _keys(cells))
+                for t, (header, cells) in found.items()
+                if header_text(header) != header_after(snapshots[t].header, plans[t].column_inserts)
+                or not keys_match(plans[t].expected_keys, _keys(cells))
             ]
             if not stale:
                 break
@@ -287,6 +331,7 @@ class Engine:
             for t in stale:
                 table, opts = jobs[t]
                 plans[t] = plan(table, fresh[t], opts)
+                snapshots[t] = fresh[t]
             pending = [p for p in plans.values() if not p.is_noop]
             self.backend.apply_structure(
                 [p for p in pending if p.title in stale and p.has_structure]

@@ -10,6 +10,7 @@ row 1 is the header, data rows start at row 2.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -185,6 +186,24 @@ class Plan:
     @property
     def is_noop(self) -> bool:
         return not (self.has_structure or self.updates)
+
+
+def header_text(cells: Sequence[Cell]) -> tuple[str, ...]:
+    """A header row as the text it compares by, trailing empty cells dropped."""
+    text = [cell_text(c) for c in cells]
+    while text and not text[-1]:
+        text.pop()
+    return tuple(text)
+
+
+def header_after(header: tuple[Cell, ...], inserts: tuple[ColumnInsert, ...]) -> tuple[str, ...]:
+    """The header row once ``inserts`` are applied (what the re-read guard expects)."""
+    text = list(header_text(header))
+    for ins in inserts:
+        if ins.index - 1 > len(text):
+            text.extend([""] * (ins.index - 1 - len(text)))
+        text.insert(ins.index - 1, ins.header)
+    return header_text(text)
 
 
 def keys_match(expected: tuple[Key | None, ...], found: tuple[Key | None, ...]) -> bool:

@@ -2,8 +2,8 @@
 
 One cycle calls, in order: ``read`` (all worksheets at once, and learns the
 time zone), ``refuse`` (plans that cannot be applied, e.g. the cell budget),
-``apply_structure`` (one batched structural write), ``read_keys`` (the re-read
-guard), ``apply_values`` (one batched values write). Backends do I/O and
+``apply_structure`` (one batched structural write), ``read_guard`` (the re-read
+guard: header and key columns), ``apply_values`` (one batched values write). Backends do I/O and
 nothing else: no planning, no retries of whole cycles.
 """
 
@@ -42,6 +42,14 @@ class Backend(Protocol):
         self, columns: Mapping[str, tuple[int, ...]]
     ) -> dict[str, tuple[tuple[Cell, ...], ...]]:
         """The cells of the given 1-based columns for every data row (row 2 on)."""
+        ...
+
+    def read_guard(
+        self, columns: Mapping[str, tuple[int, ...]]
+    ) -> dict[str, tuple[tuple[Cell, ...], tuple[tuple[Cell, ...], ...]]]:
+        """For each title: its header row and the cells of the given key columns
+        of every data row, read fresh (one request): what the re-read guard
+        compares with the plan before the values write."""
         ...
 
     def apply_values(self, plans: Sequence[Plan]) -> None:

@@ -152,13 +152,21 @@ class GoogleBackend:
     def read_keys(
         self, columns: Mapping[str, tuple[int, ...]]
     ) -> dict[str, tuple[tuple[Cell, ...], ...]]:
+        return {t: keys for t, (_, keys) in self.read_guard(columns).items()}
+
+    def read_guard(
+        self, columns: Mapping[str, tuple[int, ...]]
+    ) -> dict[str, tuple[tuple[Cell, ...], tuple[tuple[Cell, ...], ...]]]:
+        """Header rows and key columns of every title in one ``values:batchGet``."""
         ranges: list[str] = []
-        owners: list[str] = []
+        owners: list[tuple[str, bool]] = []  # (title, is the header)
         for title, cols in columns.items():
+            ranges.append(absolute_range_name(title, "1:1"))
+            owners.append((title, True))
             for col in cols:
                 letter = rowcol_to_a1(1, col)[:-1]
                 ranges.append(absolute_range_name(title, f"{letter}2:{letter}"))
-                owners.append(title)
+                owners.append((title, False))
         if not ranges:
             return {}
         reply = self.http.values_batch_get(
@@ -170,10 +178,17 @@ class GoogleBackend:
                 "majorDimension": "COLUMNS",
             },
         )
+        headers: dict[str, list[Cell]] = {t: [] for t in columns}
         found: dict[str, list[list[Cell]]] = {t: [] for t in columns}
-        for title, vr in zip(owners, reply.get("valueRanges", []), strict=False):
-            found[title].append((vr.get("values") or [[]])[0])
-        return {t: tuple(zip_longest(*cols, fillvalue=None)) for t, cols in found.items()}
+        for (title, is_header), vr in zip(owners, reply.get("valueRanges", []), strict=False):
+            values = vr.get("values") or []
+            if is_header:  # COLUMNS: one single-cell list per column
+                headers[title] = [col[0] if col else None for col in values]
+            else:
+                found[title].append(values[0] if values else [])
+        return {
+            t: (tuple(headers[t]), tuple(zip_longest(*found[t], fillvalue=None))) for t in columns
+        }
 
     # -- writing -----------------------------------------------------------------
 

@@ -117,10 +117,16 @@ class RetryingHTTPClient(HTTPClient):
                 if response.ok:
                     log.debug("%s %s -> %s", method.upper(), _path(endpoint), response.status_code)
                     return response
-                retryable = response.status_code in RETRY_STATUSES and (
-                    not structural or response.status_code in (429, 503)
-                )
-                if not retryable:
+                transient = response.status_code in RETRY_STATUSES
+                if transient and structural and response.status_code not in (429, 503):
+                    # Maybe applied, maybe not: never repeat it blindly; the next
+                    # run reads the sheet and finishes the job.
+                    raise QuotaExceeded(
+                        f"Google answered HTTP {response.status_code} to a structural change "
+                        f"of {self.spreadsheet_label}; the next run checks the sheet and "
+                        "finishes the job"
+                    )
+                if not transient:
                     raise self.error(APIError(response))
                 failure = f"HTTP {response.status_code}"
             except google.auth.exceptions.RefreshError as exc:

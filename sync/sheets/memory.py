@@ -216,6 +216,12 @@ class MemoryBackend:
         self.calls.append("read_keys")
         return {title: self.sheet(title).keys(cols) for title, cols in columns.items()}
 
+    def read_guard(
+        self, columns: Mapping[str, tuple[int, ...]]
+    ) -> dict[str, tuple[tuple[Cell, ...], tuple[tuple[Cell, ...], ...]]]:
+        keys = self.read_keys(columns)
+        return {t: (self.sheet(t).snapshot().header, keys[t]) for t in columns}
+
     def apply_values(self, plans: Sequence[Plan]) -> None:
         self.calls.append("apply_values")
         for plan in plans:

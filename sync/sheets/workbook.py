@@ -25,7 +25,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from sync.errors import ConfigError, GridLimit, SheetError, SyncError
 from sync.model import Cell, Plan, Snapshot, is_empty
-from sync.sheets.xlsx_cells import BOLD, DATETIME_FORMAT, read_value, write_cell
+from sync.sheets.xlsx_cells import BOLD, DATETIME_FORMAT, excel_text, read_value, write_cell
 from sync.sheets.xlsx_safety import (
     FileStamp,
     atomic_save,
@@ -134,6 +134,11 @@ class WorkbookBackend:
             )
         return snapshots
 
+    def clean(self, value: Cell) -> Cell:
+        """A report value as an .xlsx cell will hold it, so the planner compares
+        like with like (text without control characters, at most 32,767 long)."""
+        return excel_text(value) if isinstance(value, str) else value
+
     def timezone(self) -> str:
         return self._timezone
 
@@ -154,6 +159,18 @@ class WorkbookBackend:
                 for r in range(2, last + 1)
             )
         return found
+
+    def read_guard(
+        self, columns: Mapping[str, tuple[int, ...]]
+    ) -> dict[str, tuple[tuple[Cell, ...], tuple[tuple[Cell, ...], ...]]]:
+        """Header rows and key cells from the in-memory workbook."""
+        keys = self.read_keys(columns)
+        out: dict[str, tuple[tuple[Cell, ...], tuple[tuple[Cell, ...], ...]]] = {}
+        for title in columns:
+            sheet = self._find(title)
+            header = () if sheet is None else _snapshot(title, sheet).header
+            out[title] = (header, keys[title])
+        return out
 
     # --- guards -------------------------------------------------------------
 

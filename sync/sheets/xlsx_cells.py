@@ -63,6 +63,13 @@ def from_serial(serial: float) -> dt.datetime:
     return EPOCH + dt.timedelta(milliseconds=millis)
 
 
+def excel_text(value: str) -> str:
+    """``value`` as an .xlsx cell holds it: control characters removed, lone
+    surrogates replaced, at most 32,767 characters (no logging)."""
+    cleaned = _SURROGATES.sub("\ufffd", ILLEGAL_CHARACTERS_RE.sub("", value))
+    return cleaned[:MAX_CELL_CHARS]
+
+
 def clean_text(value: str, where: str) -> str:
     """``value`` as Excel can store it: control characters and lone surrogates
     removed, at most 32,767 characters; each change logged as a warning."""

@@ -309,10 +309,6 @@ CELLS: tuple[FaultCell, ...] = (
         75,
         "HTTP 500",
         "unchanged",
-        bug="sync/sheets/google_http.py RetryingHTTPClient: a 5xx on a structural batchUpdate "
-        "is not retried (right) but becomes a plain SheetError (exit 1, not transient), "
-        "while a dropped connection there is QuotaExceeded (exit 75); a Google 500 is "
-        "transient: the next run finishes the job",
     ),
     FaultCell(
         "503 x2 (structural write)",

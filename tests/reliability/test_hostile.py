@@ -339,12 +339,6 @@ def test_hostile_values_are_text_in_the_workbook(tmp_path: Path) -> None:
     assert all(c.data_type == "s" for c in cells)  # text, never a formula
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: the workbook stores a cleaned value (control characters removed, cut "
-    "at 32,767), the planner compares it with the uncleaned report value, so every "
-    "cycle rewrites those cells (and counts them as updated) though nothing changed",
-)
 def test_a_second_workbook_sync_of_cleaned_values_writes_nothing(tmp_path: Path) -> None:
     assert _workbook_sync(tmp_path, ["Time spent"]).exit_code == 0
     second = _workbook_sync(tmp_path, ["Time spent"])
