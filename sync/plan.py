@@ -365,9 +365,11 @@ class _Planner:
                 continue
             # changed row: write the differing cells (and clear its status)
             r = self.final_row(i)
-            for jd, _old, value in diffs:
+            for jd, old, value in diffs:
                 changed.append(CellUpdate(r, final[cols[jd]] + 1, value))
-                if jd in dt:
+                if jd in dt and (isinstance(old, bool) or not isinstance(old, int | float)):
+                    # a date-time where the sheet had no number: its cell needs the
+                    # format (a number there was written, and formatted, by us)
                     self.dt_rows.setdefault(jd, []).append(r)
             if clear_status and status_at is not None and self.status is not None:
                 changed.append(CellUpdate(r, final[self.status] + 1, None))

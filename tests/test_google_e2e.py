@@ -101,6 +101,7 @@ def test_no_change_writes_only_status_cells_and_dry_run_writes_nothing(site: Sit
     assert site.cli("--once").returncode == 0
     site.emulator.clear_log()
     assert site.cli("--once").returncode == 0
+    assert "spreadsheets.batchUpdate" not in site.kinds()  # no structure, no formats
     writes = [r for r in site.emulator.log if r.kind == "values.batchUpdate"]
     assert all(
         rng.startswith(("'Sync status'!", "Sync status!")) for w in writes for rng in w.ranges

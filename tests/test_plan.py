@@ -334,14 +334,24 @@ def test_formula_text_is_written_as_text() -> None:
     assert value(sheet, "a", "name") == "=1+1"
 
 
-def test_an_updated_timestamp_formats_only_the_rows_written() -> None:
+def test_a_changed_timestamp_needs_no_new_format() -> None:
+    # Its cell already holds a date-time the connector wrote (and formatted).
     sheet = synced_sheet(*(r(e, seen=TS) for e in "abcd"))
-    sheet.formats.clear()
     result = sync(
         sheet, [r("a", seen=TS), r("b", seen="2022-02-17T00:00:00Z"), r("c", seen=TS), r("d")]
     )
-    assert result.formats == (FormatRange(4, 3, 5),)
+    assert result.formats == ()
     assert value(sheet, "b", "seen") == 44609 and value(sheet, "d", "seen") is None
+
+
+def test_a_timestamp_where_the_sheet_had_none_gets_the_format() -> None:
+    sheet = synced_sheet(r("a", seen=TS), r("b"), r("c"), r("d", seen=TS))
+    result = sync(
+        sheet,
+        [r("a", seen=TS), r("b", seen=TS), r("c", seen="2022-02-17T00:00:00Z"), r("d", seen=TS)],
+    )
+    assert result.formats == (FormatRange(4, 3, 4),)
+    assert sheet.formats[(3, 4)] == "DATE_TIME" and sheet.formats[(4, 4)] == "DATE_TIME"
 
 
 # --- rule 3: duplicates ---------------------------------------------------------
