@@ -382,7 +382,9 @@ class Engine:
         for warning in r.warnings:
             log.warning("%s: %s", r.title, warning)
         c = r.counts
-        if r.error is not None:
+        if isinstance(r.error, Cancelled):
+            log.info("%s: %s", r.title, r.result_text)
+        elif r.error is not None:
             log.error("%s: %s", r.title, r.result_text)
         elif r.outcome == "planned":
             log.info(

@@ -23,8 +23,19 @@ from sync.errors import Busy
 DEFAULT_WAIT = 60.0
 
 
+#: The service's RuntimeDirectory= (see README); a manual run uses it when it
+#: exists, so that it shares the service's lock even under PrivateTmp=.
+SERVICE_RUNTIME = Path("/run/dq-sheets-sync")
+
+
 def lock_path(name: str, env: Mapping[str, str] = os.environ) -> Path:
-    folder = Path(env.get("RUNTIME_DIRECTORY", "").split(":")[0] or tempfile.gettempdir())
+    runtime = env.get("RUNTIME_DIRECTORY", "").split(":")[0]
+    if runtime:
+        folder = Path(runtime)
+    elif SERVICE_RUNTIME.is_dir() and os.access(SERVICE_RUNTIME, os.W_OK):
+        folder = SERVICE_RUNTIME
+    else:
+        folder = Path(tempfile.gettempdir())
     digest = hashlib.sha256(name.encode()).hexdigest()[:16]
     return folder / f"dq-sheets-sync-{digest}.lock"
 

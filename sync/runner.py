@@ -66,7 +66,7 @@ def run_once(
     dry_run: bool = False,
     only: Sequence[str] = (),
 ) -> int:
-    _check_only(config, only)
+    check_only(config, only)
     backend = open_backend(config)
     try:
         cycle = run_cycle(
@@ -92,7 +92,7 @@ def run_once(
     return cycle.exit_code
 
 
-def _check_only(config: Config, only: Sequence[str]) -> None:
+def check_only(config: Config, only: Sequence[str]) -> None:
     titles = {w.title.casefold() for w in config.worksheets}
     unknown = [t for t in only if t.casefold() not in titles]
     if unknown:

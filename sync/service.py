@@ -46,7 +46,7 @@ from sync.engine import Cancelled, CycleResult, Engine, Source
 from sync.errors import EX_CONFIG, EX_OK, EX_TEMPFAIL, ConfigError, SyncError
 from sync.lock import WriterLock
 from sync.notify import Notifier, Watchdog
-from sync.runner import _check_only, lock_wait
+from sync.runner import check_only, lock_wait
 from sync.sheets import open_backend
 from sync.sheets.base import Backend
 
@@ -326,7 +326,7 @@ class Service:
 
     def run(self) -> int:
         try:
-            _check_only(self.config, self.only)
+            check_only(self.config, self.only)
             self._open(self.config)
             self.notifier.ready(f"starting; {describe_schedule(self.config.schedule)}")
             self.watchdog.ping()
@@ -488,7 +488,7 @@ class Service:
         try:
             path = find_config_path(self.config_arg, self.env)
             config = load_config(path, self.env)
-            _check_only(config, self.only)
+            check_only(config, self.only)
             old_schedule = self.config.schedule
             self._open(config)
         except SyncError as exc:
