@@ -14,7 +14,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Mapping, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from gspread.http_client import HTTPClient
 
 from sync import logs
 from sync.errors import ConfigError, GridLimit, NotShared, QuotaExceeded, SheetError, SheetNotFound
+from sync.ratelimit import Backoff, RetryBudget
 
 log = logging.getLogger(__name__)
 
@@ -38,18 +39,17 @@ RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Bounded exponential backoff with full jitter; ``Retry-After`` wins when given."""
+    """How long one Sheets request may keep trying: capped exponential backoff
+    with jitter (the same ``Backoff`` as the Teams API client), ``Retry-After``
+    winning when Google sends it, within ``max_attempts`` and ``max_total`` s."""
 
-    base: float = 1.0
-    cap: float = 32.0
+    backoff: Backoff = field(default_factory=lambda: Backoff(base=1.0, cap=32.0))
     max_total: float = 120.0
     max_attempts: int = 12
 
-    def delay(self, attempt: int, rng: random.Random, retry_after: float | None) -> float:
-        if retry_after is not None:
-            return max(0.0, retry_after)
-        ceiling = min(self.cap, self.base * 2**attempt)
-        return rng.uniform(ceiling / 2, ceiling)
+    def budget(self) -> RetryBudget:
+        """The counters of one call (never shared between calls)."""
+        return RetryBudget(max_attempts=self.max_attempts, max_total_wait=self.max_total)
 
 
 def _retry_after(response: requests.Response | None) -> float | None:
@@ -97,8 +97,7 @@ class RetryingHTTPClient(HTTPClient):
             and ("/values:" not in endpoint)
         )
         started = self.clock()
-        waited = 0.0
-        attempt = 0
+        budget = self.policy.budget()
         while True:
             response: requests.Response | None = None
             failure: str
@@ -146,9 +145,14 @@ class RetryingHTTPClient(HTTPClient):
                 failure = type(exc).__name__
             except google.auth.exceptions.TransportError as exc:
                 failure = f"token request failed ({type(exc).__name__})"
-            delay = self.policy.delay(attempt, self.rng, _retry_after(response))
-            attempt += 1
-            if attempt >= self.policy.max_attempts or waited + delay > self.policy.max_total:
+            attempt = budget.attempt()
+            retry_after = _retry_after(response)
+            delay = (
+                retry_after
+                if retry_after is not None
+                else self.policy.backoff.delay(attempt, self.rng)
+            )
+            if not budget.allows(delay):
                 spent = self.clock() - started
                 raise QuotaExceeded(
                     f"Google Sheets kept failing ({failure}) for {spent:.0f} s over {attempt} "
@@ -157,7 +161,7 @@ class RetryingHTTPClient(HTTPClient):
                 )
             log.info("Google Sheets answered %s; retrying in %.1f s.", failure, delay)
             self.sleep(delay)
-            waited += delay
+            budget.spend(delay)
 
     def _remember_token(self) -> None:
         token = getattr(getattr(self, "auth", None), "token", None)
