@@ -104,3 +104,25 @@ def test_a_per_row_upsert_writes_whole_rows_one_request_each(
     assert s.cells > ours.info["data_cells_planned"]
     assert s.annotations_kept == 1.0  # it never moves rows, but pays in requests and cells
     assert steps[("per-row upsert", "nochange")].requests == 0
+
+
+@pytest.mark.slow
+def test_our_strategy_at_100000_rows_in_child_processes(tmp_path: Path) -> None:
+    """The full size for dq-sheets-sync alone, 50 ms latency, each step in a child:
+    counts, annotations and peak RSS (times are in RESULTS.md, not asserted)."""
+    size = 100_000
+    opts = Options(sizes=(size,), latency=0.05, strategies=("dq-sheets-sync",))
+    with Emulator() as emulator:
+        credentials = emulator.service_account(tmp_path, email=EMAIL)
+        steps = {
+            s.step: s
+            for s in run_strategy(emulator, credentials, Scenario(size), opts.strategies[0], opts)
+        }
+    e = Scenario(size).expected_cells()
+    refresh, nochange = steps["refresh"], steps["nochange"]
+    assert refresh.requests <= 5 and nochange.requests <= 5
+    assert refresh.info["data_cells_planned"] == e["changed"] + e["status"] + e["appended"]
+    assert refresh.sheet_cells_changed == refresh.info["data_cells_planned"]
+    assert nochange.info["data_cells_planned"] == 0
+    assert refresh.annotations_kept == 1.0
+    assert refresh.peak_rss_mb <= 500
