@@ -110,6 +110,25 @@ def _show(value: Cell, is_datetime: bool) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
+#: More separate runs than this in one column are formatted as one span.
+_MAX_FORMAT_RUNS = 1000
+
+
+def _row_runs(rows: Sequence[int]) -> list[tuple[int, int]]:
+    """Consecutive rows as (first, last) runs: [3, 4, 5, 9] -> [(3, 5), (9, 9)];
+    one span when the rows are scattered too widely for separate requests."""
+    ordered = sorted(set(rows))
+    runs: list[tuple[int, int]] = []
+    for r in ordered:
+        if runs and r == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], r)
+        else:
+            runs.append((r, r))
+    if len(runs) > _MAX_FORMAT_RUNS:
+        return [(ordered[0], ordered[-1])]
+    return runs
+
+
 def _has_content(row: Sequence[Cell]) -> bool:
     return any(not is_empty(c) for c in row)
 
@@ -427,9 +446,8 @@ class _Planner:
                 if last_row >= 2:
                     out.append(FormatRange(col, 2, last_row))
             elif self.dt_rows.get(j):
-                # an existing date-time column: format the rows written now
-                written = self.dt_rows[j]
-                out.append(FormatRange(col, min(written), max(written)))
+                # an existing date-time column: format the rows written now, run by run
+                out.extend(FormatRange(col, a, b) for a, b in _row_runs(self.dt_rows[j]))
         return out
 
     def run(self) -> Plan:

@@ -472,3 +472,12 @@ def test_the_re_read_guard_sees_a_person_sorting_between_plan_and_write() -> Non
     sheet.rows[1:] = sheet.rows[:0:-1]  # sorted after the snapshot
     found = tuple(normalise_key(k) for k in sheet.keys(result.key_columns))
     assert not keys_match(result.expected_keys, found)
+
+
+def test_new_timestamps_in_scattered_rows_are_formatted_run_by_run() -> None:
+    sheet = synced_sheet(*(r(e, seen=None) for e in "abcdefg"))
+    result = sync(
+        sheet,
+        [r(e, seen=TS) if e in "bcf" else r(e, seen=None) for e in "abcdefg"],
+    )
+    assert result.formats == (FormatRange(4, 3, 4), FormatRange(4, 7, 7))
