@@ -454,3 +454,14 @@ def test_merged_notes_heights_and_links_move_with_their_rows(tmp_path: Path) -> 
     assert {r.coord for r in sheet.merged_cells.ranges} == {"D3:E4"}
     assert sheet["F3"].value == "wiki" and sheet["F3"].hyperlink.target == "https://example.com/c"
     assert sheet.row_dimensions[3].height == 40
+
+
+def test_check_says_where_the_workbook_is_and_refuses_while_it_is_open(tmp_path: Path) -> None:
+    from sync.errors import Busy
+
+    path = tmp_path / "team.xlsx"
+    backend = WorkbookBackend(path, timezone="UTC")
+    assert "does not exist yet" in backend.check()[0]
+    (tmp_path / "~$team.xlsx").write_text("x", encoding="utf-8")
+    with pytest.raises(Busy):
+        backend.check()

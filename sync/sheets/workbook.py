@@ -134,6 +134,20 @@ class WorkbookBackend:
             )
         return snapshots
 
+    def check(self) -> list[str]:
+        """Lines for ``dq-sheets-sync check``: where the workbook is and whether
+        a sync could write it now (raises ``Busy`` while it is open elsewhere)."""
+        check_path(self.path)
+        state = "exists" if self.path.exists() else "does not exist yet (created on the first sync)"
+        folder = self.path.resolve().parent
+        if not os.access(folder, os.W_OK):
+            raise ConfigError(
+                f"workbook.path: the folder {folder} is not writable by this user; "
+                "a sync writes a temporary file there and renames it over the workbook"
+            )
+        check_not_open(self.path)
+        return [f"Workbook {self.path}: {state}; its folder is writable; not open in Excel."]
+
     def clean(self, value: Cell) -> Cell:
         """A report value as an .xlsx cell will hold it, so the planner compares
         like with like (text without control characters, at most 32,767 long)."""
