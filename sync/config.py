@@ -9,25 +9,25 @@ appear in a message, a log line or a ``repr``.
 A ``ConfigError`` lists every problem found, each named by its TOML key as a
 dotted path; ``[[worksheet]]`` blocks are counted from 1, as people count
 them: ``worksheet[2].endpoint`` is the second block's endpoint.
+
+This module owns the schema (the sections, their keys and what each must
+hold); reading one typed value and phrasing its problem is
+``sync.config_values``.
 """
 
 from __future__ import annotations
 
-import difflib
 import logging
-import math
 import os
 import re
 import tomllib
-import unicodedata
-import zoneinfo
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, time
+from datetime import date
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
+from sync.config_values import Table, key_part, section, show, suggest, zone_problem
 from sync.dates import api_date, resolve_date
 from sync.errors import ConfigError, Problem
 from sync.schedule_spec import parse_at, parse_every
@@ -94,7 +94,6 @@ _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,199}")
 _TEAM_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _SHEET_ID = re.compile(r"[A-Za-z0-9_-]{1,200}")
 _SHEET_URL = re.compile(r"/spreadsheets/d/([A-Za-z0-9_-]+)")
-_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 _MAX_KEY_FILE = 64 * 1024
 
 
@@ -237,7 +236,7 @@ def parse_config(
     problems: list[Problem] = []
     warnings: list[str] = []
     if not isinstance(data, Mapping):
-        raise ConfigError(f"the configuration must be a table, got {_show(data)}", source=source)
+        raise ConfigError(f"the configuration must be a table, got {show(data)}", source=source)
     _unknown(data, "", tuple(KNOWN_KEYS), problems)
     ctx = _Context(env, base_dir, problems, warnings)
     dataquest = _dataquest(_table(data, "dataquest", problems), ctx)
@@ -274,16 +273,16 @@ class _Context:
     warnings: list[str]
 
 
-def _dataquest(t: _Table, ctx: _Context) -> DataquestConfig:
+def _dataquest(t: Table, ctx: _Context) -> DataquestConfig:
     team_id = _team_id(t, ctx)
     api_key = _api_key(t, ctx)
-    base_url = _url(t, "base_url", DEFAULT_BASE_URL).rstrip("/") + "/"
+    base_url = t.url("base_url", DEFAULT_BASE_URL).rstrip("/") + "/"
     rpm = t.integer("requests_per_minute", 10, 1, 10_000)
     timeout = t.number("timeout_seconds", 60.0, 0.0, 3600.0, low_open=True)
     return DataquestConfig(team_id, api_key, base_url, rpm, timeout)
 
 
-def _team_id(t: _Table, ctx: _Context) -> str:
+def _team_id(t: Table, ctx: _Context) -> str:
     if t.has("team_id"):
         if t.has("team_id_env"):
             t.problem("team_id_env", "give team_id or team_id_env, not both")
@@ -292,13 +291,11 @@ def _team_id(t: _Table, ctx: _Context) -> str:
             return str(value)
         if isinstance(value, str) and _TEAM_ID.fullmatch(value.strip()):
             return value.strip()
-        t.problem(
-            "team_id", f'must be a team id like "12345" (letters, digits), got {_show(value)}'
-        )
+        t.problem("team_id", f'must be a team id like "12345" (letters, digits), got {show(value)}')
         return ""
     name = t.string("team_id_env", "DATAQUEST_TEAM_ID")
     if not _ENV_NAME.fullmatch(name):
-        t.problem("team_id_env", f"{_show(name)} is not an environment variable name")
+        t.problem("team_id_env", f"{show(name)} is not an environment variable name")
         return ""
     value = ctx.env.get(name, "").strip()
     if not value:
@@ -307,11 +304,11 @@ def _team_id(t: _Table, ctx: _Context) -> str:
             f'missing: set team_id = "12345" in [dataquest] or the environment variable {name}',
         )
     elif not _TEAM_ID.fullmatch(value):
-        t.problem("team_id_env", f"${name} holds {_show(value)}, which is not a team id")
+        t.problem("team_id_env", f"${name} holds {show(value)}, which is not a team id")
     return value
 
 
-def _api_key(t: _Table, ctx: _Context) -> str:
+def _api_key(t: Table, ctx: _Context) -> str:
     if t.has("api_key_file"):
         if t.has("api_key_env"):
             t.problem("api_key_file", "give api_key_env or api_key_file, not both")
@@ -335,7 +332,7 @@ def _api_key(t: _Table, ctx: _Context) -> str:
     return value
 
 
-def _read_key_file(t: _Table, raw: str, ctx: _Context) -> str:
+def _read_key_file(t: Table, raw: str, ctx: _Context) -> str:
     candidates = _candidates(raw, ctx)
     found = next((p for p in candidates if _is_file(p)), None)
     if found is None:
@@ -364,7 +361,7 @@ def _read_key_file(t: _Table, raw: str, ctx: _Context) -> str:
     return value
 
 
-def _google(t: _Table, ctx: _Context) -> GoogleConfig:
+def _google(t: Table, ctx: _Context) -> GoogleConfig:
     spreadsheet = t.string(
         "spreadsheet", required='give the sheet\'s address, "https://docs.google.com/..."'
     )
@@ -378,7 +375,7 @@ def _google(t: _Table, ctx: _Context) -> GoogleConfig:
         else:
             t.problem(
                 "spreadsheet",
-                f"{_show(spreadsheet)} is neither a spreadsheet address "
+                f"{show(spreadsheet)} is neither a spreadsheet address "
                 '("https://docs.google.com/spreadsheets/d/<id>/edit") nor an id',
             )
     credentials: Path | None = None
@@ -393,16 +390,16 @@ def _google(t: _Table, ctx: _Context) -> GoogleConfig:
                 f"no such file: {tried}; download the service account's JSON key there, "
                 "or remove the line to use Application Default Credentials",
             )
-    api_url = _url(t, "api_url", DEFAULT_API_URL).rstrip("/")
+    api_url = t.url("api_url", DEFAULT_API_URL).rstrip("/")
     return GoogleConfig(sheet_id, credentials, api_url)
 
 
-def _workbook(t: _Table, ctx: _Context) -> WorkbookConfig:
+def _workbook(t: Table, ctx: _Context) -> WorkbookConfig:
     raw = t.string("path", required='give the .xlsx file to write, e.g. path = "dataquest.xlsx"')
     path = _resolve(raw, ctx.base_dir) if raw else Path()
     if raw:
         if path.suffix.lower() not in (".xlsx", ".xlsm"):
-            t.problem("path", f"{_show(raw)} must end in .xlsx (an Excel workbook)")
+            t.problem("path", f"{show(raw)} must end in .xlsx (an Excel workbook)")
         elif path.is_dir():
             t.problem("path", f"{path} is a folder; name a .xlsx file inside it")
         elif not path.parent.is_dir():
@@ -410,9 +407,9 @@ def _workbook(t: _Table, ctx: _Context) -> WorkbookConfig:
     return WorkbookConfig(path)
 
 
-def _schedule(t: _Table, ctx: _Context) -> ScheduleConfig:
+def _schedule(t: Table, ctx: _Context) -> ScheduleConfig:
     timezone = t.string("timezone") or None
-    if timezone is not None and (problem := _zone_problem(timezone)):
+    if timezone is not None and (problem := zone_problem(timezone)):
         t.problem("timezone", problem)
     if t.has("at"):
         if t.has("every"):
@@ -425,12 +422,12 @@ def _schedule(t: _Table, ctx: _Context) -> ScheduleConfig:
     try:
         seconds = parse_every(every, allow_short=ctx.env.get(TEST_INTERVALS_ENV) == "1")
     except ValueError as exc:
-        t.problem("every", f"{_show(every)}: {exc}")
+        t.problem("every", f"{show(every)}: {exc}")
         seconds = 3600
     return ScheduleConfig(seconds, (), timezone)
 
 
-def _sync(t: _Table, *, excel: bool) -> SyncConfig:
+def _sync(t: Table, *, excel: bool) -> SyncConfig:
     mode = t.choice("missing_rows", MISSING_ROWS_MODES, "a missing_rows mode", "mark")
     fraction = t.number("max_missing_fraction", 0.5, 0.0, 1.0)
     status = t.string("status_sheet", "Sync status", empty_ok=True, strip=False)
@@ -456,9 +453,9 @@ def _worksheets(
     for number, item in enumerate(raw, 1):
         path = f"worksheet[{number}]"
         if not isinstance(item, Mapping):
-            ctx.problems.append(Problem(path, f"must be a table, got {_show(item)}"))
+            ctx.problems.append(Problem(path, f"must be a table, got {show(item)}"))
             continue
-        t = _Table(item, path, ctx.problems)
+        t = _known(Table(item, path, ctx.problems))
         endpoint = t.choice("endpoint", ENDPOINTS, "an endpoint", required="which report?")
         default_title = endpoint.replace("_", " ").capitalize() if endpoint else ""
         title = t.string("title", default_title, strip=False)
@@ -467,7 +464,7 @@ def _worksheets(
         elif title and title.casefold() in seen:
             other = seen[title.casefold()]
             where = "the status sheet's title" if other == 0 else f"the title of worksheet[{other}]"
-            t.problem("title", f"{_show(title)} is already {where}; titles must differ")
+            t.problem("title", f"{show(title)} is already {where}; titles must differ")
         elif title:
             seen[title.casefold()] = number
         key = t.string_list("key", DEFAULT_KEYS.get(endpoint, ()), what="field names")
@@ -475,153 +472,25 @@ def _worksheets(
         if start and end and start[1] > end[1]:
             t.problem(
                 "start_date",
-                f"{_show(start[0])} ({start[1]}) is after end_date {_show(end[0])} ({end[1]})",
+                f"{show(start[0])} ({start[1]}) is after end_date {show(end[0])} ({end[1]})",
             )
         spec = (start[0] if start else None), (end[0] if end else None)
         result.append(WorksheetConfig(endpoint, title, key, *spec))
     return tuple(result)
 
 
-# --- reading values -----------------------------------------------------------
+# --- unknown keys and file names ---------------------------------------------
 
 
-class _Table:
-    """One TOML table under validation: typed getters that record problems and
-    fall back to a default, so every problem in the file is found in one pass."""
-
-    def __init__(self, data: Mapping[str, Any], path: str, problems: list[Problem]) -> None:
-        self.data, self.path, self.problems = data, path, problems
-        _unknown(data, path, KNOWN_KEYS[path.split("[")[0]], problems)
-
-    def problem(self, name: str, message: str) -> None:
-        self.problems.append(Problem(f"{self.path}.{name}", message))
-
-    def has(self, name: str) -> bool:
-        return self.data.get(name) is not None
-
-    def string(
-        self,
-        name: str,
-        default: str = "",
-        *,
-        required: str = "",
-        empty_ok: bool = False,
-        strip: bool = True,
-    ) -> str:
-        value = self.data.get(name)
-        if value is None:
-            if required:
-                self.problem(name, f"missing; {required}")
-            return default
-        if not isinstance(value, str):
-            self.problem(name, f"must be a string, got {_show(value)}")
-            return default
-        if any(unicodedata.category(c) in ("Cc", "Cs") for c in value):
-            self.problem(name, f"{_show(value)} has control characters (tab, line break...)")
-            return default
-        if not value.strip() and not empty_ok:
-            self.problem(name, f"must not be empty{'; ' + required if required else ''}")
-            return default
-        return value.strip() if strip else value
-
-    def integer(self, name: str, default: int, low: int, high: int) -> int:
-        value = self.data.get(name, default)
-        if isinstance(value, bool) or not isinstance(value, int):
-            self.problem(name, f"must be a whole number from {low} to {high}, got {_show(value)}")
-            return default
-        if not low <= value <= high:
-            self.problem(name, f"{_show(value)} is out of range; use {low} to {high}")
-            return default
-        return value
-
-    def number(
-        self, name: str, default: float, low: float, high: float, *, low_open: bool = False
-    ) -> float:
-        value = self.data.get(name, default)
-        span = f"{'above' if low_open else 'from'} {low:g} {'up ' if low_open else ''}to {high:g}"
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            self.problem(name, f"must be a number {span}, got {_show(value)}")
-            return default
-        if math.isnan(value) or value > high or value < low or (low_open and value == low):
-            self.problem(name, f"{_show(value)} is out of range; use a number {span}")
-            return default
-        return float(value)
-
-    def choice(
-        self,
-        name: str,
-        choices: tuple[str, ...],
-        what: str,
-        default: str = "",
-        *,
-        required: str = "",
-    ) -> str:
-        value = self.string(name, default, required=required)
-        if value and value not in choices:
-            hint = _suggest(value, choices)
-            self.problem(name, f"{_show(value)} is not {what}{hint} (one of {', '.join(choices)})")
-            return ""
-        return value
-
-    def string_list(
-        self,
-        name: str,
-        default: tuple[str, ...],
-        *,
-        what: str,
-        item_check: Any = None,
-    ) -> tuple[str, ...]:
-        value = self.data.get(name)
-        if value is None:
-            return default
-        if not isinstance(value, list) or not value:
-            self.problem(
-                name, f'must be a non-empty list of {what}, like ["a", "b"], got {_show(value)}'
-            )
-            return default
-        items: list[str] = []
-        for index, item in enumerate(value, 1):
-            key = f"{name}[{index}]"
-            if not isinstance(item, str) or not item.strip():
-                self.problem(key, f"must be a non-empty string, got {_show(item)}")
-            elif item_check is None:
-                if item.strip() in items:
-                    self.problem(key, f"{_show(item)} is listed twice")
-                items.append(item.strip())
-            else:
-                try:
-                    items.append(item_check(item))
-                except ValueError as exc:
-                    self.problem(key, f"{_show(item)}: {exc}")
-        return tuple(items)
-
-    def date_spec(self, name: str, today: date) -> tuple[str, date] | None:
-        value = self.data.get(name)
-        if value is None:
-            return None
-        if isinstance(value, date) and not isinstance(value, datetime):
-            value = value.isoformat()  # an unquoted TOML date
-        if not isinstance(value, str):
-            self.problem(
-                name, f'must be a date like "2024-01-31", "today" or "-30d", got {_show(value)}'
-            )
-            return None
-        try:
-            return value.strip(), resolve_date(value, today)
-        except ValueError as exc:
-            self.problem(name, f"{_show(value)} is not a valid date: {exc}")
-            return None
+def _table(data: Mapping[str, Any], name: str, problems: list[Problem]) -> Table:
+    """The section ``[name]``, its unknown keys reported."""
+    return _known(section(data, name, problems))
 
 
-def _table(data: Mapping[str, Any], name: str, problems: list[Problem]) -> _Table:
-    value = data.get(name)
-    if value is None:
-        value = {}
-    elif not isinstance(value, Mapping):
-        hint = f"; write [{name}] as a section header" if isinstance(value, list) else ""
-        problems.append(Problem(name, f"must be a table ([{name}]), got {_show(value)}{hint}"))
-        value = {}
-    return _Table(value, name, problems)
+def _known(t: Table) -> Table:
+    """``t``, after reporting every key its section does not have."""
+    _unknown(t.data, t.path, KNOWN_KEYS[t.path.split("[")[0]], t.problems)
+    return t
 
 
 def _unknown(
@@ -631,7 +500,7 @@ def _unknown(
         if name in known:
             continue
         word = name if isinstance(name, str) else ""
-        key = f"{path}.{_key_part(name)}" if path else _key_part(name)
+        key = f"{path}.{key_part(name)}" if path else key_part(name)
         home = [s for s, keys in KNOWN_KEYS.items() if word in keys and not path]
         if path == "dataquest" and word.lower().replace("-", "_") in {"api_key", "apikey", "key"}:
             message = (
@@ -643,24 +512,8 @@ def _unknown(
             message = f"this key belongs in [{home[0]}]; move it below that header"
         else:
             where = f"[{path.split('[')[0]}]" if path else "the top level"
-            message = f"unknown key{_suggest(word, known)} (known in {where}: {', '.join(known)})"
+            message = f"unknown key{suggest(word, known)} (known in {where}: {', '.join(known)})"
         problems.append(Problem(key, message))
-
-
-def _url(t: _Table, name: str, default: str) -> str:
-    text = t.string(name, default)
-    try:
-        parts = urlsplit(text)
-        ok = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
-    except ValueError:
-        ok = False
-    if not ok or any(c.isspace() or not c.isprintable() for c in text):
-        t.problem(name, f'{_show(text)} is not an http(s) URL like "{default}"')
-        return default
-    if parts.query or parts.fragment:
-        t.problem(name, f"{_show(text)} must not have a ?query or #fragment")
-        return default
-    return text
 
 
 def _title_problem(title: str, excel: bool) -> str | None:
@@ -672,18 +525,9 @@ def _title_problem(title: str, excel: bool) -> str | None:
     if excel and len(title) > MAX_EXCEL_TITLE:
         return f"is {len(title)} characters long; Excel allows at most {MAX_EXCEL_TITLE}"
     if excel and (bad := sorted(_EXCEL_FORBIDDEN & set(title))):
-        return f"{_show(title)} has characters Excel forbids in sheet names: {' '.join(bad)}"
+        return f"{show(title)} has characters Excel forbids in sheet names: {' '.join(bad)}"
     if excel and (title.startswith("'") or title.endswith("'")):
         return "must not begin or end with an apostrophe (Excel forbids it)"
-    return None
-
-
-def _zone_problem(name: str) -> str | None:
-    try:
-        zoneinfo.ZoneInfo(name)
-    except (ValueError, OSError, KeyError):
-        hint = _suggest(name, sorted(zoneinfo.available_timezones()))
-        return f'{_show(name)} is not an IANA time zone{hint} (e.g. "Europe/Berlin", "UTC")'
     return None
 
 
@@ -719,52 +563,3 @@ def _secretish(text: str) -> str:
     """``text``, unless it looks like a pasted secret rather than a name or path."""
     token = len(text) >= 20 and not any(c in text for c in "/._") and not text.isupper()
     return "(name not shown: it looks like a key)" if token else text
-
-
-def _suggest(word: str, options: Iterable[str]) -> str:
-    lowered = {o.lower(): o for o in options}
-    low = word.lower()[:100]
-    match = [o for o in lowered if len(low) >= 3 and o.startswith(low)][:1]
-    match = match or difflib.get_close_matches(low, list(lowered), n=1, cutoff=0.6)
-    return f'; did you mean "{lowered[match[0]]}"?' if match else ""
-
-
-def _key_part(name: object) -> str:
-    if not isinstance(name, str):
-        return f"<{type(name).__name__} key>"
-    return name if _BARE_KEY.fullmatch(name) else _show(name)
-
-
-_TOML_TYPES = (
-    (bool, "a boolean"),
-    (int, "an integer"),
-    (float, "a float"),
-    (str, "a string"),
-    (datetime, "a date-time"),
-    (date, "a date"),
-    (time, "a time"),
-    (list, "an array"),
-    (Mapping, "a table"),
-)
-
-
-def _show(value: object, limit: int = 60) -> str:
-    """A short, printable rendering of a config value for a message."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value) if abs(value) < 10**18 else "a huge number"
-    if isinstance(value, float):
-        return repr(value) if math.isfinite(value) else str(value)
-    if isinstance(value, str):
-        out = []
-        for char in value[:limit]:
-            if char in '"\\':
-                out.append("\\" + char)
-            elif char.isprintable():
-                out.append(char)
-            else:
-                out.append(f"\\u{ord(char):04x}" if ord(char) < 0x10000 else f"\\U{ord(char):08x}")
-        return '"' + "".join(out) + ("..." if len(value) > limit else "") + '"'
-    kind = next((name for typ, name in _TOML_TYPES if isinstance(value, typ)), None)
-    return kind or ("nothing" if value is None else f"a {type(value).__name__}")

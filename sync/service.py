@@ -2,17 +2,12 @@
 
 What this module owns:
 
-- the timetable: ``[schedule] every`` or ``at`` (+ ``timezone``) as one job of
-  the ``schedule`` library. ``schedule`` reads ``datetime.now()`` itself, so
-  ``ClockedScheduler``/``ClockedJob`` route every time read through an
-  injected ``now`` and compute the next run with the pure ``next_slot`` and
-  ``next_at``: tests drive a fake clock and never patch globals. The first
-  cycle runs at start. ``every`` slots are anchored at the start; a cycle that
-  runs past later slots is followed by the next future slot, never by a burst
-  of catch-up cycles (one job, so ``run_pending`` runs at most one cycle);
+- the loop that runs the timetable of ``sync.timetable`` (``[schedule] every``
+  or ``at``); the first cycle runs at start;
 - one cycle at a time, each under the single-writer lock;
-- retries of a transient failure (exit code 75) after 1, 2, 4... minutes,
-  never later than the next scheduled run (which starts a new series);
+- retries of a transient failure (exit code 75) after 1, 2, 4... minutes
+  (``retry_delay``), never later than the next scheduled run (which starts a
+  new series);
 - signals: SIGTERM/SIGINT stop (a cycle that has not written yet stops at its
   next checkpoint, one that is writing finishes its write; bounded by
   ``STOP_BOUND`` seconds), a second SIGINT stops at once (``KeyboardInterrupt``,
@@ -31,16 +26,11 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta, tzinfo
-from datetime import time as clock_time
+from datetime import UTC, datetime
 from types import FrameType
-from typing import Any
-from zoneinfo import ZoneInfo
-
-import schedule
 
 from sync import logs
-from sync.config import Config, ScheduleConfig, find_config_path, load_config
+from sync.config import Config, find_config_path, load_config
 from sync.dataquest import DataquestClient
 from sync.engine import Cancelled, CycleResult, Engine, Source
 from sync.errors import EX_CONFIG, EX_OK, EX_TEMPFAIL, ConfigError, SyncError
@@ -49,137 +39,22 @@ from sync.notify import Notifier, Watchdog
 from sync.runner import check_only, lock_wait
 from sync.sheets import open_backend
 from sync.sheets.base import Backend
+from sync.timetable import Clock, ClockedScheduler, describe_schedule, retry_delay, schedule_zone
 
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "ClockedScheduler",
     "Service",
-    "next_at",
-    "next_slot",
     "run_service",
     "status_line",
 ]
 
 #: Seconds a stop request gives the cycle in progress to finish its write.
 STOP_BOUND = 30.0
-#: The first retry of a transient failure waits this long; each next one doubles.
-RETRY_FIRST = 60.0
 #: The most the Dataquest client waits between retries within one cycle.
 SOURCE_WAIT_MAX = 300.0
 
-Clock = Callable[[], datetime]
 Sleep = Callable[[float], object]
-
-
-# --- the timetable ------------------------------------------------------------
-
-
-def next_slot(previous: datetime | None, now: datetime, every: float) -> datetime:
-    """The first slot of an ``every``-second timetable strictly after ``now``.
-
-    Slots are anchored at ``previous`` (the slot that just ran): slots passed
-    while a cycle ran long are skipped, not caught up. Without ``previous``,
-    ``now + every``.
-    """
-    period = timedelta(seconds=every)
-    if previous is None:
-        return now + period
-    missed = max(0, (now - previous) // period)
-    return previous + (missed + 1) * period
-
-
-def next_at(times: Sequence[str], now: datetime, zone: tzinfo | None) -> datetime:
-    """The first of the daily ``times`` ("HH:MM") in ``zone`` strictly after ``now``.
-
-    ``zone`` None is the machine's local time. A time that does not exist on a
-    day (a daylight-saving gap) runs that much later; an ambiguous one runs at
-    its first occurrence. Returned in UTC.
-    """
-    if not times:
-        raise ValueError("no times of day")
-    local = now.astimezone(zone) if zone is not None else now.astimezone()
-    for days in range(3):
-        day = local.date() + timedelta(days=days)
-        found = []
-        for text in times:
-            hour, minute = (int(part) for part in text.split(":"))
-            wall = datetime.combine(day, clock_time(hour, minute))
-            moment = wall.replace(tzinfo=zone) if zone is not None else wall.astimezone()
-            if moment.astimezone(UTC) > now:
-                found.append(moment.astimezone(UTC))
-        if found:
-            return min(found)
-    raise AssertionError("unreachable: a daily time recurs within two days")
-
-
-def _zone(spec: ScheduleConfig) -> ZoneInfo | None:
-    return ZoneInfo(spec.timezone) if spec.timezone else None
-
-
-def describe_schedule(spec: ScheduleConfig) -> str:
-    if spec.every_seconds:
-        return f"every {_duration(spec.every_seconds)}"
-    where = spec.timezone or "local time"
-    return f"daily at {', '.join(spec.at)} ({where})"
-
-
-def _duration(seconds: float) -> str:
-    for unit, size in (("d", 86_400), ("h", 3600), ("m", 60)):
-        if seconds >= size and seconds % size == 0:
-            return f"{int(seconds // size)}{unit}"
-    return f"{seconds:g}s"
-
-
-class ClockedJob(schedule.Job):
-    """The one job of a service: a ``schedule.Job`` on an injected clock."""
-
-    def __init__(self, spec: ScheduleConfig, scheduler: ClockedScheduler) -> None:
-        super().__init__(spec.every_seconds or 1, scheduler)
-        self.spec = spec
-        self.zone = _zone(spec)
-        self._now = scheduler.now
-        if spec.every_seconds:
-            self.unit = "seconds"
-        else:
-            self.unit = "days"
-            self.at(spec.at[0])  # schedule checks the HH:MM form; next_at uses all times
-
-    @property
-    def should_run(self) -> bool:
-        return self.next_run is not None and self._now() >= self.next_run
-
-    def run(self) -> Any:
-        assert self.job_func is not None
-        result = self.job_func()
-        self.last_run = self._now()
-        self._schedule_next_run()
-        return result
-
-    def _schedule_next_run(self) -> None:
-        now = self._now()
-        if self.spec.every_seconds:
-            self.next_run = next_slot(self.next_run, now, self.spec.every_seconds)
-        else:
-            self.next_run = next_at(self.spec.at, now, self.zone)
-
-
-class ClockedScheduler(schedule.Scheduler):
-    """A ``schedule.Scheduler`` whose ``idle_seconds`` reads the injected clock."""
-
-    def __init__(self, now: Clock) -> None:
-        super().__init__()
-        self.now = now
-
-    def add(self, spec: ScheduleConfig, action: Callable[[], object]) -> ClockedJob:
-        job = ClockedJob(spec, self)
-        job.do(action)
-        return job
-
-    @property
-    def idle_seconds(self) -> float | None:
-        upcoming = self.get_next_run()
-        return None if upcoming is None else (upcoming - self.now()).total_seconds()
 
 
 # --- reporting ----------------------------------------------------------------
@@ -446,7 +321,7 @@ class Service:
         upcoming = self.scheduler.get_next_run()
         status = status_line(result, self._local(self._now()))
         if result.exit_code == EX_TEMPFAIL:
-            retry = self._now() + timedelta(seconds=RETRY_FIRST * 2**self._failures)
+            retry = self._now() + retry_delay(self._failures)
             self._failures += 1
             if upcoming is None or retry < upcoming:
                 self._retry_at = retry
@@ -463,7 +338,7 @@ class Service:
         self.notifier.status(status)
 
     def _local(self, moment: datetime) -> datetime:
-        zone = _zone(self.config.schedule)
+        zone = schedule_zone(self.config.schedule)
         return moment.astimezone(zone) if zone is not None else moment.astimezone()
 
     # -- configuration -----------------------------------------------------------

@@ -36,8 +36,9 @@ from sync.lock import WriterLock
 from sync.notify import Notifier
 from sync.sandbox import Sandbox
 from sync.sandbox_data import World
-from sync.service import Service, next_at, next_slot, status_line
+from sync.service import Service, status_line
 from sync.sheets.workbook import WorkbookBackend
+from sync.timetable import next_at, next_slot
 from tests.e2e import Site, clean_env
 from tests.emulator import Emulator
 
