@@ -156,7 +156,14 @@ def defect(draw: st.DrawFn) -> tuple[str, Any]:
         return kind, (section, name, draw(st.one_of(ODD_TEXT, WRONG)))
     if kind == "wrong type":
         section, key = draw(st.sampled_from(SCALAR_KEYS))
-        value = draw(WRONG.filter(lambda v: not (key == "team_id" and isinstance(v, int))))
+        numeric = {"requests_per_minute", "timeout_seconds", "max_missing_fraction"}
+
+        def wrong(v: Any) -> bool:
+            # A number for a numeric key may be valid (0.0 is a fine fraction): not a wrong type.
+            is_number = isinstance(v, int | float) and not isinstance(v, bool)
+            return not ((key == "team_id" and isinstance(v, int)) or (key in numeric and is_number))
+
+        value = draw(WRONG.filter(wrong))
         return kind, (section, key, value)
     if kind == "huge number":
         return kind, draw(st.sampled_from(SCALAR_KEYS[1:3] + [("sync", "max_missing_fraction")]))
