@@ -215,6 +215,15 @@ class WorkbookBackend:
 
     # --- writing ------------------------------------------------------------
 
+    def _sheet_for(self, plan: Plan) -> Worksheet:
+        """The plan's worksheet, created when the plan says so."""
+        sheet = self._find(plan.title)
+        if sheet is None:
+            if not plan.create_sheet:
+                raise self._missing(plan.title)
+            sheet = self._create(plan.title)
+        return sheet
+
     def apply_structure(self, plans: Sequence[Plan]) -> None:
         """Create sheets, insert columns, delete rows, set formats (in memory)."""
         if not any(plan.has_structure for plan in plans):
@@ -223,11 +232,7 @@ class WorkbookBackend:
         for plan in plans:
             if not plan.has_structure:
                 continue
-            sheet = self._find(plan.title)
-            if sheet is None:
-                if not plan.create_sheet:
-                    raise self._missing(plan.title)
-                sheet = self._create(plan.title)
+            sheet = self._sheet_for(plan)
             for insert in plan.column_inserts:
                 insert_column(sheet, insert.index)
                 header = sheet.cell(row=1, column=insert.index)
@@ -252,11 +257,7 @@ class WorkbookBackend:
         for plan in plans:
             if not plan.updates:
                 continue
-            sheet = self._find(plan.title)
-            if sheet is None:
-                if not plan.create_sheet:
-                    raise self._missing(plan.title)
-                sheet = self._create(plan.title)
+            sheet = self._sheet_for(plan)
             dated = {
                 (fmt.col, row)
                 for fmt in plan.formats
