@@ -19,7 +19,15 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sync.config import Config, WorksheetConfig
-from sync.errors import EX_CONFIG, EX_FAILED, EX_OK, EX_TEMPFAIL, SheetError, SyncError
+from sync.errors import (
+    EX_CONFIG,
+    EX_FAILED,
+    EX_OK,
+    EX_TEMPFAIL,
+    SheetError,
+    SyncError,
+    UnsafeSync,
+)
 from sync.guards import GuardOptions, check
 from sync.model import (
     Cell,
@@ -250,7 +258,7 @@ class Engine:
                 )
             except SyncError as exc:
                 w.error = exc
-                w.outcome = "refused" if type(exc).__name__ == "UnsafeSync" else "failed"
+                w.outcome = "refused" if isinstance(exc, UnsafeSync) else "failed"
             w.seconds += self._monotonic() - t
         if self.dry_run:
             return
