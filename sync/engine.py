@@ -243,7 +243,11 @@ class Engine:
         zone = _zone(self.backend.timezone())
         today = started_at.astimezone(zone).date()
         options = PlanOptions(today=today, missing_rows=self.config.sync.missing_rows)
-        guard = GuardOptions(self.config.sync.max_missing_fraction, force=self.force)
+        guard = GuardOptions(
+            self.config.sync.max_missing_fraction,
+            force=self.force,
+            missing_rows=self.config.sync.missing_rows,
+        )
         for w in live:
             t = self._monotonic()
             try:
@@ -252,7 +256,7 @@ class Engine:
                     build_table(w.ws.endpoint, w.records, w.ws.key, timezone=zone.key)
                 )
                 w.plan = plan(w.table, snapshots[w.ws.title], options)
-                check(w.plan, snapshots[w.ws.title], guard)
+                check(w.plan, snapshots[w.ws.title], replace(guard, key_fields=w.ws.key))
                 w.outcome = (
                     "planned" if self.dry_run else ("unchanged" if w.plan.is_noop else "synced")
                 )
@@ -366,7 +370,7 @@ class Engine:
                     "rows": counts.rows if w.plan is not None else old.get("rows"),
                     "added": counts.added if w.error is None else None,
                     "updated": counts.updated_rows if w.error is None else None,
-                    "missing": counts.missing if w.plan is not None else old.get("missing"),
+                    "missing": counts.missing if w.error is None else old.get("missing"),
                     "result": "ok" if w.error is None else f"{w.outcome}: {w.error}",
                 }
             )

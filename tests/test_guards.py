@@ -115,3 +115,38 @@ def test_a_fraction_of_one_never_refuses_a_non_empty_report() -> None:
 def test_a_normal_sync_passes() -> None:
     sheet = sheet_with("a", "b")
     check(planned(sheet, records("a", "b", "c")), sheet.snapshot(), GuardOptions())
+
+
+def test_keep_mode_lets_learners_leave_one_by_one() -> None:
+    # Nothing marks a row in keep mode, so rows that left long ago must not count again.
+    sheet = sheet_with("a", "b", "c", "d")
+    options = GuardOptions(missing_rows="keep")
+    for left in ("d", "c", "b"):
+        still = [e for e in "abcd" if e < left]
+        result = planned(sheet, records(*still, "new" + left), mode="keep")
+        check(result, sheet.snapshot(), options)
+        sheet.apply(result)
+
+
+def test_keep_mode_still_refuses_keys_that_all_changed() -> None:
+    sheet = sheet_with("a", "b", "c", "d")
+    changed = planned(sheet, records("A", "B", "C", "D"), mode="keep")
+    with pytest.raises(UnsafeSync):
+        check(changed, sheet.snapshot(), GuardOptions(missing_rows="keep"))
+
+
+def test_a_fraction_exactly_at_the_limit_passes() -> None:
+    emails = [f"e{i}" for i in range(100)]
+    sheet = sheet_with(*emails)
+    result = planned(sheet, records(*emails[29:]))  # 29 of 100 leave
+    check(result, sheet.snapshot(), GuardOptions(max_missing_fraction=0.29))
+
+
+def test_a_renamed_key_header_is_refused_instead_of_appending_every_row_again() -> None:
+    sheet = sheet_with("a", "b", "c")
+    sheet.rows[0][0] = "Email"  # a person renamed the key column's header
+    result = planned(sheet, records("a", "b", "c"))
+    with pytest.raises(UnsafeSync) as info:
+        check(result, sheet.snapshot(), GuardOptions(key_fields=KEY))
+    assert "'email'" in str(info.value) and "--force" in str(info.value)
+    check(result, sheet.snapshot(), GuardOptions(key_fields=KEY, force=True))
