@@ -318,10 +318,41 @@ class Engine:
         """Structure, re-read guard, values; plans again (in place) when rows or
         columns moved since the snapshot."""
         snapshots = dict(snapshots)
+
+        def replan(stale: list[str]) -> None:
+            log.info("Rows moved while syncing %s; planning again.", ", ".join(stale))
+            fresh = self.backend.read(stale)
+            for t in stale:
+                table, opts = jobs[t]
+                plans[t] = plan(table, fresh[t], opts)
+                snapshots[t] = fresh[t]
+
+        # Rows to delete are addressed as the snapshot saw them: check that they
+        # still are before deleting anything (only plans that delete pay for it).
+        for attempt in range(MAX_REPLANS + 1):
+            deleting = {
+                t: cols
+                for t, p in plans.items()
+                if p.row_deletes and (cols := _key_columns(snapshots[t], jobs[t][0].key_fields))
+            }
+            found = self.backend.read_guard(deleting) if deleting else {}
+            stale = [
+                t
+                for t, (header, cells) in found.items()
+                if header_text(header) != header_text(snapshots[t].header)
+                or not keys_match(_snapshot_keys(snapshots[t], deleting[t]), _keys(cells))
+            ]
+            if not stale:
+                break
+            if attempt == MAX_REPLANS:
+                raise _kept_moving(stale)
+            replan(stale)
         pending = [p for p in plans.values() if not p.is_noop]
         if not pending:
             return
         self.backend.apply_structure([p for p in pending if p.has_structure])
+        # The re-read guard: header and keys as the plan expects them after its
+        # structural changes, just before the values write.
         for attempt in range(MAX_REPLANS + 1):
             to_check = {p.title: p.key_columns for p in pending if p.updates}
             found = self.backend.read_guard(to_check) if to_check else {}
@@ -334,16 +365,8 @@ class Engine:
             if not stale:
                 break
             if attempt == MAX_REPLANS:
-                raise RowsMoved(
-                    f"rows of {', '.join(stale)} kept moving while writing (someone is "
-                    "sorting or inserting rows); nothing more was written, the next run retries"
-                )
-            log.info("Rows moved while syncing %s; planning again.", ", ".join(stale))
-            fresh = self.backend.read(stale)
-            for t in stale:
-                table, opts = jobs[t]
-                plans[t] = plan(table, fresh[t], opts)
-                snapshots[t] = fresh[t]
+                raise _kept_moving(stale)
+            replan(stale)
             pending = [p for p in plans.values() if not p.is_noop]
             self.backend.apply_structure(
                 [p for p in pending if p.title in stale and p.has_structure]
@@ -410,6 +433,28 @@ class Engine:
             log.info(
                 "%s: %d added, %d updated, %d missing", r.title, c.added, c.updated_rows, c.missing
             )
+
+
+def _kept_moving(stale: list[str]) -> RowsMoved:
+    return RowsMoved(
+        f"rows of {', '.join(stale)} kept moving while writing (someone is sorting or "
+        "inserting rows); nothing more was written, the next run retries"
+    )
+
+
+def _key_columns(snapshot: Snapshot, key_fields: tuple[str, ...]) -> tuple[int, ...]:
+    """1-based columns of the key fields in the snapshot's header (first match)."""
+    header = header_text(snapshot.header)
+    if not all(f in header for f in key_fields):
+        return ()
+    return tuple(header.index(f) + 1 for f in key_fields)
+
+
+def _snapshot_keys(snapshot: Snapshot, cols: tuple[int, ...]) -> tuple[Key | None, ...]:
+    return tuple(
+        normalise_key([row[c - 1] if c - 1 < len(row) else None for c in cols])
+        for row in snapshot.rows
+    )
 
 
 def _keys(cells: tuple[tuple[Any, ...], ...]) -> tuple[Key | None, ...]:

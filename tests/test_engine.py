@@ -160,3 +160,39 @@ def test_a_stop_request_before_writing_writes_nothing(tmp_path: Path) -> None:
     result = cycle(tmp_path, backend, StaticSource(reports()), should_stop=lambda: True)
     assert result.exit_code == 75
     assert "apply_values" not in backend.calls
+
+
+class SortAfterReadBackend(MemoryBackend):
+    """A person sorts the rows Z to A right after the connector's first read."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.armed = False
+
+    def read(self, titles: Any) -> Any:
+        snapshots = super().read(titles)
+        if self.armed:
+            self.armed = False
+            rows = self.sheet("Time spent").rows
+            rows[1:] = sorted(rows[1:], key=lambda r: str(r[0]), reverse=True)
+        return snapshots
+
+
+def test_rows_to_delete_are_checked_before_anything_is_deleted(tmp_path: Path) -> None:
+    config = Harness(tmp_path).config(
+        [{"endpoint": "time_spent", "title": "Time spent"}], missing_rows="delete_unannotated"
+    )
+    backend = SortAfterReadBackend()
+    report = [{"email": e, "all time: hours spent": 1} for e in ("a@x", "b@x", "c@x", "d@x")]
+    assert Engine(config, backend, StaticSource({"time_spent": report})).run_cycle().exit_code == 0
+    sheet = backend.sheet("Time spent")
+    sheet.set_cell(1, 4, "Notes")
+    sheet.set_cell(4, 4, "emailed c on 1 May")  # row 4 is c@x
+    backend.armed = True
+    without_b = [r for r in report if r["email"] != "b@x"]
+    result = Engine(config, backend, StaticSource({"time_spent": without_b})).run_cycle()
+    assert result.exit_code == 0, result.results
+    rows = {r[0]: r for r in tidy(sheet.rows)[1:]}
+    assert "b@x" not in rows  # the row that left was deleted...
+    assert rows["c@x"][3] == "emailed c on 1 May"  # ...not the row that moved into its place
+    assert set(rows) == {"a@x", "c@x", "d@x"}
