@@ -103,7 +103,8 @@ def build_command_parser(command: str) -> argparse.ArgumentParser:
         p = argparse.ArgumentParser(
             prog="dq-sheets-sync check",
             description="Validate the config, reach the Teams API and the spreadsheet, "
-            "and show the service account and each worksheet's state. Writes nothing.",
+            "and show the service account and each worksheet's state. Writes no cell (write "
+            "access to a Google spreadsheet is tested by saving its title unchanged).",
         )
         _common(p)
         return p

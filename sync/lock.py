@@ -8,6 +8,7 @@ waiting process prints.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import os
@@ -18,7 +19,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
 
-from sync.errors import Busy
+from sync.errors import Busy, ConfigError
 
 DEFAULT_WAIT = 60.0
 
@@ -61,9 +62,27 @@ class WriterLock:
         self._describe = describe or name
         self._fd: int | None = None
 
+    def _open(self) -> int:
+        """The lock file, created if need be; read-only when another user owns it
+        (``flock`` works on a read-only descriptor too)."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            return os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except PermissionError:
+            try:
+                return os.open(self.path, os.O_RDONLY)
+            except OSError as exc:
+                problem = exc
+        except OSError as exc:
+            problem = exc
+        raise ConfigError(
+            f"cannot open the lock file {self.path} ({problem.strerror}); remove it if no "
+            "dq-sheets-sync is running, or set RUNTIME_DIRECTORY to a folder this user may "
+            "write to"
+        )
+
     def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        fd = self._open()
         deadline = self._clock() + self.wait
         while True:
             try:
@@ -79,8 +98,9 @@ class WriterLock:
                         f"(lock file {self.path})."
                     ) from None
                 self._sleep(min(0.5, max(0.0, deadline - self._clock())))
-        os.ftruncate(fd, 0)
-        os.write(fd, f"pid {os.getpid()}: {' '.join(sys.argv[:1] + sys.argv[1:4])}\n".encode())
+        with contextlib.suppress(OSError):  # read-only: the holder stays unnamed
+            os.ftruncate(fd, 0)
+            os.write(fd, f"pid {os.getpid()}: {' '.join(sys.argv[:4])}\n".encode())
         self._fd = fd
 
     def release(self) -> None:

@@ -110,3 +110,15 @@ def test_journald_lines_carry_no_timestamp(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     first = result.stderr.splitlines()[0]
     assert first.startswith(("INFO ", "WARNING ")), first
+
+
+def test_an_unusable_lock_folder_is_a_clear_configuration_error(tmp_path: Path) -> None:
+    from sync.errors import ConfigError
+    from sync.lock import WriterLock
+
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("x", encoding="utf-8")
+    lock = WriterLock("sheet-1", env={"RUNTIME_DIRECTORY": str(not_a_folder / "run")})
+    with pytest.raises(ConfigError) as info:
+        lock.acquire()
+    assert "lock file" in str(info.value) and "RUNTIME_DIRECTORY" in str(info.value)

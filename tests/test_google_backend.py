@@ -158,3 +158,18 @@ def test_runs_of_deleted_rows() -> None:
 )
 def test_spreadsheet_id_from_url_or_id(value: str) -> None:
     assert spreadsheet_id_from(value) == "1AbC_d-9"
+
+
+def test_a_tab_whose_title_differs_only_in_case_is_the_same_tab(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    credentials = emulator.service_account(tmp_path, email=EMAIL)
+    spreadsheet = emulator.create_spreadsheet("Case", shared_with=[EMAIL], sheets=("time spent",))
+    from tests.harness import Harness
+
+    config = Harness(tmp_path).config([{"endpoint": "time_spent", "title": TITLE}])
+    backend = GoogleBackend(spreadsheet, credentials, api_url=emulator.url)
+    result = Engine(config, backend, StaticSource(report(3))).run_cycle()
+    assert result.exit_code == 0, result.results
+    rows = tidy(emulator.person(spreadsheet).values("time spent"))
+    assert [r[0] for r in rows[1:]] == ["p0@example.org", "p1@example.org", "p2@example.org"]

@@ -21,7 +21,7 @@ from typing import Any
 
 from gspread.utils import absolute_range_name, rowcol_to_a1
 
-from sync.errors import GridLimit, SyncError
+from sync.errors import GridLimit, QuotaExceeded, SyncError
 from sync.model import Cell, CellUpdate, Plan, Snapshot
 from sync.sheets.google_http import GOOGLE_SHEETS, RetryPolicy, connect
 
@@ -85,6 +85,16 @@ class GoogleBackend:
         self._title = ""
         self._sheets: dict[str, _Sheet] = {}
 
+    def _api(self, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """One gspread call; an answer cut off mid-body (not JSON) is transient."""
+        try:
+            return call(*args, **kwargs)
+        except ValueError as exc:  # requests.JSONDecodeError from gspread's response.json()
+            raise QuotaExceeded(
+                f"Google's answer for {self.description} was cut off or was not JSON "
+                f"({type(exc).__name__}); the next run tries again"
+            ) from None
+
     @classmethod
     def from_config(cls, google: Any) -> GoogleBackend:
         return cls(google.spreadsheet_id, google.credentials_file, api_url=google.api_url)
@@ -92,7 +102,8 @@ class GoogleBackend:
     # -- reading -----------------------------------------------------------------
 
     def _metadata(self) -> None:
-        meta = self.http.fetch_sheet_metadata(
+        meta = self._api(
+            self.http.fetch_sheet_metadata,
             self.spreadsheet_id,
             params={
                 "includeGridData": "false",
@@ -107,7 +118,8 @@ class GoogleBackend:
         for sheet in meta.get("sheets", []):
             p = sheet.get("properties", {})
             grid = p.get("gridProperties", {})
-            self._sheets[p.get("title", "")] = _Sheet(
+            # Google matches sheet titles ignoring case: so do we.
+            self._sheets[str(p.get("title", "")).casefold()] = _Sheet(
                 int(p.get("sheetId", 0)),
                 int(grid.get("rowCount", 0)),
                 int(grid.get("columnCount", 0)),
@@ -115,10 +127,11 @@ class GoogleBackend:
 
     def read(self, titles: Sequence[str]) -> dict[str, Snapshot]:
         self._metadata()
-        present = [t for t in titles if t in self._sheets]
+        present = [t for t in titles if t.casefold() in self._sheets]
         values: dict[str, list[list[Any]]] = {}
         if present:
-            reply = self.http.values_batch_get(
+            reply = self._api(
+                self.http.values_batch_get,
                 self.spreadsheet_id,
                 [absolute_range_name(t) for t in present],
                 params={
@@ -131,7 +144,7 @@ class GoogleBackend:
                 values[title] = vr.get("values", [])
         out: dict[str, Snapshot] = {}
         for title in titles:
-            sheet = self._sheets.get(title)
+            sheet = self._sheets.get(title.casefold())
             if sheet is None:
                 out[title] = Snapshot(title, exists=False)
                 continue
@@ -169,7 +182,8 @@ class GoogleBackend:
                 owners.append((title, False))
         if not ranges:
             return {}
-        reply = self.http.values_batch_get(
+        reply = self._api(
+            self.http.values_batch_get,
             self.spreadsheet_id,
             ranges,
             params={
@@ -198,7 +212,7 @@ class GoogleBackend:
         refused: dict[str, SyncError] = {}
         for p in plans:
             rows, cols = self._grid_after(p)
-            sheet = self._sheets.get(p.title)
+            sheet = self._sheets.get(p.title.casefold())
             before = sheet.rows * sheet.cols if sheet else 0
             after = total - before + rows * cols
             if cols > COLUMN_LIMIT or after > CELL_LIMIT:
@@ -213,7 +227,7 @@ class GoogleBackend:
         return refused
 
     def _grid_after(self, p: Plan) -> tuple[int, int]:
-        sheet = self._sheets.get(p.title)
+        sheet = self._sheets.get(p.title.casefold())
         if sheet is None:
             return max(p.min_rows, NEW_SHEET_ROWS), max(p.min_cols, NEW_SHEET_COLS)
         cols = sheet.cols
@@ -227,15 +241,15 @@ class GoogleBackend:
         for p in plans:
             reqs, grid = self._structure(p)
             requests.extend(reqs)
-            grids[p.title] = grid
+            grids[p.title.casefold()] = grid
         if not requests:
             return
-        self.http.batch_update(self.spreadsheet_id, {"requests": requests})
+        self._api(self.http.batch_update, self.spreadsheet_id, {"requests": requests})
         self._sheets.update(grids)
 
     def _structure(self, p: Plan) -> tuple[list[dict[str, Any]], _Sheet]:
         reqs: list[dict[str, Any]] = []
-        sheet = self._sheets.get(p.title)
+        sheet = self._sheets.get(p.title.casefold())
         if sheet is None:
             sheet = _Sheet(
                 self._new_sheet_id(p.title),
@@ -341,7 +355,8 @@ class GoogleBackend:
             self._write(chunk)
 
     def _write(self, data: list[dict[str, Any]]) -> None:
-        self.http.values_batch_update(
+        self._api(
+            self.http.values_batch_update,
             self.spreadsheet_id,
             {"valueInputOption": "RAW", "data": data, "includeValuesInResponse": False},
         )
@@ -354,7 +369,8 @@ class GoogleBackend:
         self._metadata()
         lines.append(f"Spreadsheet {self.spreadsheet_id}: opens ({self._title!r}, {self._tz}).")
         # A write that changes nothing: 403 when the account may only read.
-        self.http.batch_update(
+        self._api(
+            self.http.batch_update,
             self.spreadsheet_id,
             {
                 "requests": [

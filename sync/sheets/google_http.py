@@ -27,7 +27,15 @@ from gspread.exceptions import APIError
 from gspread.http_client import HTTPClient
 
 from sync import logs
-from sync.errors import ConfigError, GridLimit, NotShared, QuotaExceeded, SheetError, SheetNotFound
+from sync.errors import (
+    ConfigError,
+    GridLimit,
+    NotShared,
+    QuotaExceeded,
+    SheetError,
+    SheetNotFound,
+    SyncError,
+)
 from sync.ratelimit import Backoff, RetryBudget
 
 log = logging.getLogger(__name__)
@@ -134,7 +142,12 @@ class RetryingHTTPClient(HTTPClient):
                     f"access token ({_first_line(exc)}); check [google] credentials_file, "
                     "or create a new key for the service account"
                 ) from None
-            except (requests.ConnectionError, requests.Timeout) as exc:
+            except (
+                requests.ConnectionError,
+                requests.Timeout,
+                requests.exceptions.ChunkedEncodingError,
+                requests.exceptions.ContentDecodingError,
+            ) as exc:
                 sent = not isinstance(exc, requests.ConnectTimeout) and not _refused(exc)
                 if structural and sent:
                     raise QuotaExceeded(
@@ -168,10 +181,15 @@ class RetryingHTTPClient(HTTPClient):
         if token:
             logs.redact(token)
 
-    def error(self, exc: APIError) -> SheetError:
+    def error(self, exc: APIError) -> SyncError:
         """Our error for Google's answer."""
         code = exc.code
         message = str(exc.error.get("message", "")) if isinstance(exc.error, Mapping) else ""
+        if code == 403 and ("has not been used" in message or "is disabled" in message):
+            return ConfigError(
+                f"the Google Sheets API is not enabled for the service account's project "
+                f"(Google: {message[:300]}); enable it under APIs & Services > Library"
+            )
         if code == 403:
             who = self.client_email or "the service account"
             return NotShared(
@@ -187,7 +205,7 @@ class RetryingHTTPClient(HTTPClient):
             return QuotaExceeded(f"Google Sheets quota exceeded: {message}")
         if "exceeds grid limits" in message or "above the limit of" in message:
             return GridLimit(f"Google Sheets refused the write: {message}")
-        return SheetError(f"Google Sheets answered HTTP {code}: {message}")
+        return SheetError(f"Google Sheets answered HTTP {code}: {' '.join(message.split())[:300]}")
 
 
 def _refused(exc: Exception) -> bool:
