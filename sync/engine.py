@@ -71,6 +71,10 @@ class Source(Protocol):
     ) -> list[dict[str, Any]]: ...
 
 
+#: What the re-read guard expects of a worksheet: key columns, header, keys.
+_Expected = tuple[tuple[int, ...], tuple[str, ...], tuple[Key | None, ...]]
+
+
 class Cancelled(SyncError):
     """The service was asked to stop before this cycle wrote anything."""
 
@@ -329,49 +333,69 @@ class Engine:
 
         # Rows to delete are addressed as the snapshot saw them: check that they
         # still are before deleting anything (only plans that delete pay for it).
-        for attempt in range(MAX_REPLANS + 1):
-            deleting = {
-                t: cols
-                for t, p in plans.items()
-                if p.row_deletes and (cols := _key_columns(snapshots[t], jobs[t][0].key_fields))
-            }
-            found = self.backend.read_guard(deleting) if deleting else {}
-            stale = [
-                t
-                for t, (header, cells) in found.items()
-                if header_text(header) != header_text(snapshots[t].header)
-                or not keys_match(_snapshot_keys(snapshots[t], deleting[t]), _keys(cells))
-            ]
-            if not stale:
-                break
-            if attempt == MAX_REPLANS:
-                raise _kept_moving(stale)
-            replan(stale)
+        def before_structure() -> dict[str, _Expected]:
+            out = {}
+            for t, p in plans.items():
+                cols = _key_columns(snapshots[t], jobs[t][0].key_fields)
+                if p.row_deletes and cols:
+                    out[t] = (
+                        cols,
+                        header_text(snapshots[t].header),
+                        _snapshot_keys(snapshots[t], cols),
+                    )
+            return out
+
+        self._settle(before_structure, replan)
         pending = [p for p in plans.values() if not p.is_noop]
         if not pending:
             return
         self.backend.apply_structure([p for p in pending if p.has_structure])
+
         # The re-read guard: header and keys as the plan expects them after its
         # structural changes, just before the values write.
+        def before_values() -> dict[str, _Expected]:
+            return {
+                p.title: (
+                    p.key_columns,
+                    header_after(snapshots[p.title].header, p.column_inserts),
+                    p.expected_keys,
+                )
+                for p in plans.values()
+                if p.updates
+            }
+
+        def replan_and_restructure(stale: list[str]) -> None:
+            replan(stale)
+            self.backend.apply_structure([plans[t] for t in stale if plans[t].has_structure])
+
+        self._settle(before_values, replan_and_restructure)
+        pending = [p for p in plans.values() if not p.is_noop]
+        self.backend.apply_values([p for p in pending if p.updates])
+
+    def _settle(
+        self,
+        expected: Callable[[], dict[str, _Expected]],
+        replan: Callable[[list[str]], None],
+    ) -> None:
+        """Read headers and key columns until they are as ``expected`` says,
+        planning again (at most MAX_REPLANS times) where they are not."""
         for attempt in range(MAX_REPLANS + 1):
-            to_check = {p.title: p.key_columns for p in pending if p.updates}
-            found = self.backend.read_guard(to_check) if to_check else {}
+            wanted = expected()
+            columns = {t: cols for t, (cols, _, _) in wanted.items()}
+            found = self.backend.read_guard(columns) if columns else {}
             stale = [
                 t
                 for t, (header, cells) in found.items()
-                if header_text(header) != header_after(snapshots[t].header, plans[t].column_inserts)
-                or not keys_match(plans[t].expected_keys, _keys(cells))
+                if header_text(header) != wanted[t][1] or not keys_match(wanted[t][2], _keys(cells))
             ]
             if not stale:
-                break
+                return
             if attempt == MAX_REPLANS:
-                raise _kept_moving(stale)
+                raise RowsMoved(
+                    f"rows of {', '.join(stale)} kept moving while writing (someone is "
+                    "sorting or inserting rows); nothing more was written, the next run retries"
+                )
             replan(stale)
-            pending = [p for p in plans.values() if not p.is_noop]
-            self.backend.apply_structure(
-                [p for p in pending if p.title in stale and p.has_structure]
-            )
-        self.backend.apply_values([p for p in pending if p.updates])
 
     # -- the status worksheet --------------------------------------------------
 
@@ -433,13 +457,6 @@ class Engine:
             log.info(
                 "%s: %d added, %d updated, %d missing", r.title, c.added, c.updated_rows, c.missing
             )
-
-
-def _kept_moving(stale: list[str]) -> RowsMoved:
-    return RowsMoved(
-        f"rows of {', '.join(stale)} kept moving while writing (someone is sorting or "
-        "inserting rows); nothing more was written, the next run retries"
-    )
 
 
 def _key_columns(snapshot: Snapshot, key_fields: tuple[str, ...]) -> tuple[int, ...]:
