@@ -355,9 +355,10 @@ class KeepingSheetLife(SheetLife):
     mode = "keep"
 
 
-SheetLife.TestCase.settings = machine_settings(50)
-DeletingSheetLife.TestCase.settings = machine_settings(50)
-KeepingSheetLife.TestCase.settings = machine_settings(20)
+# The default run: 200 machines of 30 steps in the default mode, fewer in the others.
+SheetLife.TestCase.settings = machine_settings(200)
+DeletingSheetLife.TestCase.settings = machine_settings(100)
+KeepingSheetLife.TestCase.settings = machine_settings(50)
 TestMarkingSheet = SheetLife.TestCase
 TestDeletingSheet = DeletingSheetLife.TestCase
 TestKeepingSheet = KeepingSheetLife.TestCase
@@ -371,7 +372,7 @@ class LongDeletingSheetLife(DeletingSheetLife):
     pass
 
 
-LongSheetLife.TestCase.settings = machine_settings(200)
-LongDeletingSheetLife.TestCase.settings = machine_settings(200)
+LongSheetLife.TestCase.settings = machine_settings(1000)
+LongDeletingSheetLife.TestCase.settings = machine_settings(1000)
 TestLongMarkingSheet = pytest.mark.slow(LongSheetLife.TestCase)
 TestLongDeletingSheet = pytest.mark.slow(LongDeletingSheetLife.TestCase)
