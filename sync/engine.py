@@ -215,7 +215,10 @@ class Engine:
             raise Cancelled("stopped before writing anything (shutting down)")
 
     def _fetch(self, work: list[_Work]) -> None:
-        today = self._now().date()
+        # "today" in start_date/end_date is the user's day: the schedule's zone, else local.
+        zone = self.config.schedule.timezone
+        now = self._now()
+        today = (now.astimezone(_zone(zone)) if zone else now.astimezone()).date()
         cache: dict[tuple[str, tuple[tuple[str, str], ...]], list[dict[str, Any]]] = {}
         failures: dict[tuple[str, tuple[tuple[str, str], ...]], SyncError] = {}
         for w in work:

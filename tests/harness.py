@@ -30,11 +30,13 @@ class StaticSource:
     def __init__(self, reports: Mapping[str, list[dict[str, Any]]]) -> None:
         self.reports = {k: [dict(r) for r in v] for k, v in reports.items()}
         self.calls: list[str] = []
+        self.params: list[dict[str, str]] = []
 
     def fetch(
         self, endpoint: str, *, params: Mapping[str, str] | None = None
     ) -> list[dict[str, Any]]:
         self.calls.append(endpoint)
+        self.params.append(dict(params or {}))
         return [dict(r) for r in self.reports[endpoint]]
 
 

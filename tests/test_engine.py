@@ -196,3 +196,22 @@ def test_rows_to_delete_are_checked_before_anything_is_deleted(tmp_path: Path) -
     assert "b@x" not in rows  # the row that left was deleted...
     assert rows["c@x"][3] == "emailed c on 1 May"  # ...not the row that moved into its place
     assert set(rows) == {"a@x", "c@x", "d@x"}
+
+
+def test_relative_report_dates_follow_the_users_day(tmp_path: Path) -> None:
+    from dataclasses import replace as dc_replace
+
+    config = Harness(tmp_path).config(
+        [{"endpoint": "time_spent", "title": "T", "start_date": "-1d", "end_date": "today"}]
+    )
+    # Noon UTC on 3 December is already 4 December in Auckland.
+    config = dc_replace(
+        config,
+        schedule=dc_replace(
+            config.schedule, timezone="Pacific/Auckland", every_seconds=None, at=("07:00",)
+        ),
+    )
+    source = StaticSource(reports())
+    noon = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
+    Engine(config, MemoryBackend(), source, now=lambda: noon).run_cycle()
+    assert source.params == [{"start_date": "03/12/2026", "end_date": "04/12/2026"}]
