@@ -34,6 +34,15 @@ def is_empty(value: Cell) -> bool:
     return value is None or value == ""
 
 
+def column_letter(col: int) -> str:
+    """A1 letters of a 1-based column: 1 -> 'A', 27 -> 'AA'."""
+    letters = ""
+    while col > 0:
+        col, rest = divmod(col - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
 def cell_text(value: Cell) -> str:
     """The text a key cell compares by: stripped, numbers without a needless '.0'.
 

@@ -50,6 +50,7 @@ from sync.model import (
     Snapshot,
     Table,
     cell_text,
+    column_letter,
     is_empty,
     same_value,
 )
@@ -85,15 +86,6 @@ def _getter(indices: Sequence[int]) -> Getter:
         only = indices[0]
         return lambda row: (row[only],)
     return itemgetter(*indices)
-
-
-def column_letter(col: int) -> str:
-    """A1 letters of a 1-based column: 1 -> 'A', 27 -> 'AA'."""
-    letters = ""
-    while col > 0:
-        col, rest = divmod(col - 1, 26)
-        letters = chr(65 + rest) + letters
-    return letters
 
 
 def _rows_text(rows: Sequence[int]) -> str:

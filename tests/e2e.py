@@ -14,18 +14,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from sync.demo import WORKSHEETS
 from sync.sandbox import Sandbox
 from tests.emulator import Emulator
 from tests.emulator.a1 import col_number
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVICE_EMAIL = "sync@test-project.iam.gserviceaccount.com"
-WORKSHEETS = (
-    ("course_progress", "Course progress"),
-    ("mission_progress", "Mission progress"),
-    ("invitations_status", "Invitations"),
-    ("time_spent", "Time spent"),
-)
 
 
 def clean_env(**extra: str) -> dict[str, str]:

@@ -17,38 +17,11 @@ import requests
 
 from sync.sandbox import Sandbox, serve
 from sync.sandbox_data import ENDPOINT_BUILDERS, World
+from tests.api_fields import KNOWN_FIELDS as API_FIELDS
 from tests.sandbox_plugin import FakeClock
 
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
-KNOWN_FIELDS = {
-    "course_progress": {
-        "learner_name",
-        "email",
-        "last_login",
-        "path",
-        "step",
-        "course",
-        "language",
-        "progress_pct",
-    },
-    "mission_progress": {
-        "learner_name",
-        "email",
-        "last_login",
-        "path",
-        "path_id",
-        "step",
-        "language",
-        "course_id",
-        "course",
-        "mission",
-        "dttm_started_mission",
-        "progress_pct",
-        "dttm_completed",
-    },
-    "time_spent": {"email", "has_license", "is_active_member", "all time: hours spent"},
-    "invitations_status": {"email", "status"},
-}
+KNOWN_FIELDS = {endpoint: set(fields) for endpoint, fields in API_FIELDS.items()}
 
 
 def get(sandbox: Sandbox, endpoint: str, **kwargs: object) -> requests.Response:

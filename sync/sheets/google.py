@@ -19,10 +19,10 @@ from itertools import zip_longest
 from pathlib import Path
 from typing import Any
 
-from gspread.utils import absolute_range_name, rowcol_to_a1
+from gspread.utils import absolute_range_name
 
 from sync.errors import GridLimit, QuotaExceeded, SyncError
-from sync.model import Cell, CellUpdate, Plan, Snapshot
+from sync.model import Cell, CellUpdate, Plan, Snapshot, column_letter
 from sync.sheets.google_http import GOOGLE_SHEETS, RetryPolicy, connect
 
 log = logging.getLogger(__name__)
@@ -177,7 +177,7 @@ class GoogleBackend:
             ranges.append(absolute_range_name(title, "1:1"))
             owners.append((title, True))
             for col in cols:
-                letter = rowcol_to_a1(1, col)[:-1]
+                letter = column_letter(col)
                 ranges.append(absolute_range_name(title, f"{letter}2:{letter}"))
                 owners.append((title, False))
         if not ranges:
@@ -494,6 +494,6 @@ def _ranges(title: str, updates: Sequence[CellUpdate]) -> Iterator[dict[str, Any
         ):
             i += 1
             block.append(spans[i][3])
-        a1 = f"{rowcol_to_a1(row, first)}:{rowcol_to_a1(row + len(block) - 1, last)}"
+        a1 = f"{column_letter(first)}{row}:{column_letter(last)}{row + len(block) - 1}"
         yield {"range": absolute_range_name(title, a1), "majorDimension": "ROWS", "values": block}
         i += 1

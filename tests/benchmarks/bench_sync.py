@@ -53,6 +53,7 @@ from typing import Any
 
 import requests
 
+from tests.api_fields import KNOWN_FIELDS
 from tests.benchmarks import strategies
 from tests.benchmarks.strategies import KEY_FIELDS, Target
 
@@ -61,21 +62,7 @@ log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[2]
 TITLE = "Mission progress"
 EMAIL = "sync@bench-project.iam.gserviceaccount.com"
-FIELDS = (
-    "learner_name",
-    "email",
-    "last_login",
-    "path",
-    "path_id",
-    "step",
-    "language",
-    "course_id",
-    "course",
-    "mission",
-    "dttm_started_mission",
-    "progress_pct",
-    "dttm_completed",
-)
+FIELDS = KNOWN_FIELDS["mission_progress"]
 ANNOTATIONS = ("emailed?", "note")
 STRATEGIES = ("dq-sheets-sync", "full rewrite", "per-row upsert")
 SORT_COLUMN = "progress_pct"
